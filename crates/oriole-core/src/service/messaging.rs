@@ -1,0 +1,273 @@
+//! Sending, syncing, receipts and recall.
+
+use oriole_proto::{ErrorCode, EventKind, InboxEvent, ReceiptKind, SendAck, SendMessage, SyncPage};
+
+use super::{Caller, Oriole};
+use crate::domain::{GroupId, IdempotencyKey, InboxSeq, MessageBody, MessageId, UserId, Username};
+use crate::error::{ServiceError, ServiceResult};
+use crate::store::{Appended, Conversation, NewMessage, Store};
+
+impl<S: Store> Oriole<S> {
+    /// Store a message durably in every recipient's inbox (and the sender's),
+    /// then push it to connected devices. The returned ack is the promise
+    /// that the message survives a crash.
+    #[tracing::instrument(skip_all, fields(user = %caller.user_id))]
+    pub async fn send(&self, caller: &Caller, req: SendMessage) -> ServiceResult<SendAck> {
+        let body = MessageBody::parse(
+            req.text,
+            req.payload.as_ref(),
+            self.config.max_message_bytes,
+        )?;
+        let idempotency_key = req
+            .idempotency_key
+            .as_deref()
+            .map(IdempotencyKey::parse)
+            .transpose()?;
+        let (conversation, recipients, to_name) = match (req.to.as_deref(), req.group.as_deref()) {
+            (Some(to), None) => {
+                let name =
+                    Username::parse(to).map_err(|_| ServiceError::not_found("no such user"))?;
+                let user = self
+                    .store
+                    .user_by_name(&name)
+                    .await?
+                    .ok_or_else(|| ServiceError::not_found(format!("no such user: {name}")))?;
+                let mut recipients = vec![caller.user_id];
+                if user.id != caller.user_id {
+                    recipients.push(user.id);
+                }
+                (Conversation::Direct(user.id), recipients, Some(name))
+            }
+            (None, Some(group)) => {
+                let group: GroupId = group
+                    .parse()
+                    .map_err(|_| ServiceError::not_found("no such group"))?;
+                let members = self.store.members(group).await?;
+                if !members.iter().any(|m| m.user_id == caller.user_id) {
+                    return Err(ServiceError::not_found(
+                        "no such group, or you are not a member",
+                    ));
+                }
+                (
+                    Conversation::Group(group),
+                    members.iter().map(|m| m.user_id).collect(),
+                    None,
+                )
+            }
+            _ => return Err(ServiceError::invalid("set exactly one of `to` and `group`")),
+        };
+        let msg = NewMessage {
+            id: MessageId::generate(),
+            sender: caller.user_id,
+            conversation,
+            body: body.clone(),
+            sent_at: self.clock.now(),
+            idempotency_key,
+        };
+        match self.store.append_message(msg, &recipients).await? {
+            Appended::Duplicate {
+                message_id,
+                sent_at,
+                sender_seq,
+            } => Ok(SendAck {
+                message_id: message_id.to_string(),
+                seq: sender_seq.0,
+                sent_at: sent_at.0,
+                duplicate: true,
+            }),
+            Appended::New {
+                message_id,
+                sent_at,
+                seqs,
+            } => {
+                let payload = body
+                    .payload_json
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str(p).ok());
+                let mut sender_seq = InboxSeq(0);
+                for (user, seq) in seqs {
+                    if user == caller.user_id {
+                        sender_seq = seq;
+                    }
+                    self.fanout.deliver(
+                        user,
+                        InboxEvent {
+                            seq: seq.0,
+                            kind: EventKind::Message,
+                            id: message_id.to_string(),
+                            from: Some(caller.username.to_string()),
+                            to: to_name.as_ref().map(ToString::to_string),
+                            group: match conversation {
+                                Conversation::Group(g) => Some(g.to_string()),
+                                Conversation::Direct(_) => None,
+                            },
+                            text: body.text.clone(),
+                            payload: payload.clone(),
+                            sent_at: sent_at.0,
+                            at: sent_at.0,
+                            receipt: None,
+                            recalled: false,
+                        },
+                    );
+                }
+                Ok(SendAck {
+                    message_id: message_id.to_string(),
+                    seq: sender_seq.0,
+                    sent_at: sent_at.0,
+                    duplicate: false,
+                })
+            }
+        }
+    }
+
+    /// One page of the caller's inbox after `after`, oldest first.
+    pub async fn sync(
+        &self,
+        caller: &Caller,
+        after: u64,
+        limit: Option<u32>,
+    ) -> ServiceResult<SyncPage> {
+        let limit = limit
+            .unwrap_or(self.config.max_page)
+            .clamp(1, self.config.max_page);
+        // Ask for one more than the page to learn whether more are waiting.
+        let mut events = self
+            .store
+            .inbox_after(caller.user_id, InboxSeq(after), limit + 1)
+            .await?;
+        let more = events.len() > limit as usize;
+        events.truncate(limit as usize);
+        let next = events.last().map_or(after, |e| e.seq);
+        Ok(SyncPage { events, next, more })
+    }
+
+    /// The newest seq in the caller's inbox.
+    pub async fn inbox_head(&self, user: UserId) -> ServiceResult<u64> {
+        Ok(self.store.inbox_head(user).await?.0)
+    }
+
+    /// Events after `after` for a user, for catching a live stream up.
+    pub async fn events_after(
+        &self,
+        user: UserId,
+        after: u64,
+        limit: u32,
+    ) -> ServiceResult<Vec<InboxEvent>> {
+        Ok(self.store.inbox_after(user, InboxSeq(after), limit).await?)
+    }
+
+    /// Confirm delivery or reading of a message in my inbox; the sender's
+    /// devices get a `receipt` event. Repeating a receipt is harmless.
+    pub async fn receipt(
+        &self,
+        caller: &Caller,
+        message_id: &str,
+        kind: ReceiptKind,
+    ) -> ServiceResult<()> {
+        let id: MessageId = message_id
+            .parse()
+            .map_err(|_| ServiceError::not_found("no such message"))?;
+        let msg = self.store.message(id).await?;
+        let visible = self.store.inbox_has_message(caller.user_id, id).await?;
+        let Some(msg) = msg.filter(|_| visible) else {
+            return Err(ServiceError::not_found("no such message"));
+        };
+        if msg.sender == Some(caller.user_id) {
+            return Err(ServiceError::invalid(
+                "receipts are for messages sent by others",
+            ));
+        }
+        let (to, group) = self.conversation_labels(msg.conversation).await?;
+        let now = self.clock.now();
+        if let Some((sender, seq)) = self
+            .store
+            .record_receipt(id, caller.user_id, kind, now)
+            .await?
+        {
+            self.fanout.deliver(
+                sender,
+                InboxEvent {
+                    seq: seq.0,
+                    kind: EventKind::Receipt,
+                    id: id.to_string(),
+                    from: Some(caller.username.to_string()),
+                    to: to.clone(),
+                    group: group.clone(),
+                    text: None,
+                    payload: None,
+                    sent_at: msg.sent_at.0,
+                    at: now.0,
+                    receipt: Some(kind),
+                    recalled: msg.recalled_at.is_some(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Recall a message I sent, within the recall window. Its content is
+    /// dropped from storage and every inbox holding it gets a `recall` event.
+    pub async fn recall(&self, caller: &Caller, message_id: &str) -> ServiceResult<()> {
+        let id: MessageId = message_id
+            .parse()
+            .map_err(|_| ServiceError::not_found("no such message"))?;
+        let msg = self
+            .store
+            .message(id)
+            .await?
+            .filter(|m| m.sender == Some(caller.user_id))
+            .ok_or_else(|| ServiceError::not_found("no such message sent by you"))?;
+        if msg.recalled_at.is_some() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        if now > msg.sent_at.plus_secs(self.config.recall_window_secs) {
+            return Err(ServiceError::new(
+                ErrorCode::RecallWindowExpired,
+                format!(
+                    "messages can be recalled for {} s after sending",
+                    self.config.recall_window_secs
+                ),
+            ));
+        }
+        let (to, group) = self.conversation_labels(msg.conversation).await?;
+        let entries = self.store.recall_message(id, caller.user_id, now).await?;
+        for (user, seq) in entries {
+            self.fanout.deliver(
+                user,
+                InboxEvent {
+                    seq: seq.0,
+                    kind: EventKind::Recall,
+                    id: id.to_string(),
+                    from: Some(caller.username.to_string()),
+                    to: to.clone(),
+                    group: group.clone(),
+                    text: None,
+                    payload: None,
+                    sent_at: msg.sent_at.0,
+                    at: now.0,
+                    receipt: None,
+                    recalled: true,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// The `to` and `group` fields of events about a message in `conv`.
+    async fn conversation_labels(
+        &self,
+        conv: Conversation,
+    ) -> ServiceResult<(Option<String>, Option<String>)> {
+        Ok(match conv {
+            Conversation::Group(g) => (None, Some(g.to_string())),
+            Conversation::Direct(u) => (
+                self.store
+                    .user_by_id(u)
+                    .await?
+                    .map(|u| u.username.to_string()),
+                None,
+            ),
+        })
+    }
+}

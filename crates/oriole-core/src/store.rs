@@ -1,0 +1,250 @@
+//! The storage port. Every backend (SQLite now, PostgreSQL later)
+//! implements [`Store`] and passes the `oriole-store-tests` conformance suite.
+//! Each method is one atomic unit: a backend commits it durably before
+//! returning `Ok`.
+
+use async_trait::async_trait;
+use oriole_crypto::{PasswordHashString, TokenHash};
+use oriole_proto::{GroupRole, InboxEvent, ReceiptKind};
+
+use crate::domain::{
+    DeviceId, DeviceLabel, Email, GroupId, GroupName, IdempotencyKey, InboxSeq, MessageBody,
+    MessageId, Phone, Timestamp, UserId, Username,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was hit (username taken, already a member).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The row the operation needs does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The backend failed; the operation was not committed.
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    pub username: Username,
+    pub password_hash: PasswordHashString,
+    pub phone: Option<Phone>,
+    pub email: Option<Email>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub username: Username,
+    pub password_hash: PasswordHashString,
+    pub phone: Option<Phone>,
+    pub email: Option<Email>,
+    pub created_at: Timestamp,
+}
+
+/// A login: one device with its own token.
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    pub id: DeviceId,
+    pub user_id: UserId,
+    pub token_hash: TokenHash,
+    pub device_model: Option<DeviceLabel>,
+    pub os_version: Option<DeviceLabel>,
+    /// The client's IP address as seen at login.
+    pub ip: Option<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeviceRecord {
+    pub id: DeviceId,
+    pub user_id: UserId,
+    pub device_model: Option<DeviceLabel>,
+    pub os_version: Option<DeviceLabel>,
+    pub ip: Option<String>,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+}
+
+/// What a valid token resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub device_id: DeviceId,
+    pub user_id: UserId,
+    pub username: Username,
+    pub last_seen: Timestamp,
+}
+
+/// Who a message is addressed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conversation {
+    Direct(UserId),
+    Group(GroupId),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: MessageId,
+    pub sender: UserId,
+    pub conversation: Conversation,
+    pub body: MessageBody,
+    pub sent_at: Timestamp,
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// The outcome of [`Store::append_message`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored, with one inbox entry per listed user (sender included).
+    New {
+        message_id: MessageId,
+        sent_at: Timestamp,
+        seqs: Vec<(UserId, InboxSeq)>,
+    },
+    /// The sender already sent a message with this idempotency key; nothing
+    /// was written and the original is described.
+    Duplicate {
+        message_id: MessageId,
+        sent_at: Timestamp,
+        sender_seq: InboxSeq,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct MessageRecord {
+    pub id: MessageId,
+    /// `None` once the sender's account is deleted.
+    pub sender: Option<UserId>,
+    pub conversation: Conversation,
+    pub sent_at: Timestamp,
+    pub recalled_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRecord {
+    pub id: GroupId,
+    pub name: GroupName,
+    pub history_visible: bool,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRecord {
+    pub user_id: UserId,
+    pub username: Username,
+    pub role: GroupRole,
+    pub joined_at: Timestamp,
+}
+
+/// The storage port. See the module documentation.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- accounts ----
+
+    /// Fails with `Conflict` when the username is taken.
+    async fn create_user(&self, user: NewUser) -> StoreResult<()>;
+    async fn user_by_name(&self, name: &Username) -> StoreResult<Option<UserRecord>>;
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<UserRecord>>;
+
+    // ---- devices and sessions ----
+
+    async fn create_device(&self, device: NewDevice) -> StoreResult<()>;
+    /// The live (not revoked) session holding this token hash.
+    async fn session_by_token(&self, token: &TokenHash) -> StoreResult<Option<SessionRecord>>;
+    async fn touch_device(&self, device: DeviceId, at: Timestamp) -> StoreResult<()>;
+    /// Live devices of a user, oldest first.
+    async fn devices(&self, user: UserId) -> StoreResult<Vec<DeviceRecord>>;
+    /// Revoke one of the user's devices; `false` when it is not a live
+    /// device of that user.
+    async fn revoke_device(
+        &self,
+        user: UserId,
+        device: DeviceId,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    // ---- messages and inboxes ----
+
+    /// Atomically: check the idempotency key, store the message, and append
+    /// one `message` event to the inbox of each user in `recipients` (which
+    /// includes the sender). Users listed twice get one entry.
+    async fn append_message(&self, msg: NewMessage, recipients: &[UserId])
+        -> StoreResult<Appended>;
+    async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRecord>>;
+    /// Whether the user's inbox holds this message.
+    async fn inbox_has_message(&self, user: UserId, id: MessageId) -> StoreResult<bool>;
+    /// Events with seq > `after`, oldest first, at most `limit`.
+    async fn inbox_after(
+        &self,
+        user: UserId,
+        after: InboxSeq,
+        limit: u32,
+    ) -> StoreResult<Vec<InboxEvent>>;
+    /// The newest seq in the user's inbox (0 when empty).
+    async fn inbox_head(&self, user: UserId) -> StoreResult<InboxSeq>;
+    /// Mark the message recalled, drop its content, and append a `recall`
+    /// event to every inbox holding it. Returns the new entries.
+    async fn recall_message(
+        &self,
+        id: MessageId,
+        by: UserId,
+        at: Timestamp,
+    ) -> StoreResult<Vec<(UserId, InboxSeq)>>;
+    /// Record a receipt and append a `receipt` event to the sender's inbox.
+    /// `None` when this receipt was already recorded (nothing appended).
+    async fn record_receipt(
+        &self,
+        id: MessageId,
+        by: UserId,
+        kind: ReceiptKind,
+        at: Timestamp,
+    ) -> StoreResult<Option<(UserId, InboxSeq)>>;
+
+    // ---- groups ----
+
+    /// Create a group with its initial members (the owner among them).
+    async fn create_group(
+        &self,
+        group: GroupRecord,
+        members: &[(UserId, GroupRole)],
+    ) -> StoreResult<()>;
+    async fn group(&self, id: GroupId) -> StoreResult<Option<GroupRecord>>;
+    async fn update_group(
+        &self,
+        id: GroupId,
+        name: Option<GroupName>,
+        history_visible: Option<bool>,
+    ) -> StoreResult<()>;
+    /// Delete a group and its memberships (its messages stay in inboxes).
+    async fn delete_group(&self, id: GroupId) -> StoreResult<()>;
+    /// Members, oldest first.
+    async fn members(&self, id: GroupId) -> StoreResult<Vec<MemberRecord>>;
+    async fn membership(&self, id: GroupId, user: UserId) -> StoreResult<Option<MemberRecord>>;
+    /// Fails with `Conflict` when the user is already a member.
+    async fn add_member(
+        &self,
+        id: GroupId,
+        user: UserId,
+        role: GroupRole,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    async fn set_member_role(&self, id: GroupId, user: UserId, role: GroupRole) -> StoreResult<()>;
+    /// `false` when the user was not a member.
+    async fn remove_member(&self, id: GroupId, user: UserId) -> StoreResult<bool>;
+    /// The groups a user belongs to, with the user's role.
+    async fn groups_of(&self, user: UserId) -> StoreResult<Vec<(GroupRecord, GroupRole)>>;
+    /// Group messages sent at or after `since` and before `before`, newest
+    /// first, at most `limit`; `seq` is 0 in the returned events.
+    async fn group_history(
+        &self,
+        id: GroupId,
+        since: Option<Timestamp>,
+        before: Option<Timestamp>,
+        limit: u32,
+    ) -> StoreResult<Vec<InboxEvent>>;
+}
