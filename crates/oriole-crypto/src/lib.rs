@@ -1,5 +1,8 @@
 //! Oriole's cryptographic primitives: password hashing (argon2id) and
-//! session tokens (random, stored only as a SHA-256 hash). Pure, no I/O.
+//! session tokens (random, stored only as a SHA-256 hash), and the key
+//! hierarchy for encryption at rest (`keys`). Pure, no I/O.
+
+pub mod keys;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};

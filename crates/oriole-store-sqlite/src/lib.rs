@@ -1,1 +1,246 @@
-//! placeholder
+//! The embedded [`Store`](oriole_core::Store): one SQLite file in WAL mode.
+//!
+//! All writes go through a pool of exactly one connection, so concurrent
+//! writers queue in-process (fairly, with a timeout) instead of racing for
+//! SQLite's lock and failing with `SQLITE_BUSY`; reads use a separate pool
+//! of `query_only` connections, which WAL lets run beside the writer. Personal
+//! fields pass through the configured [`FieldVault`] (see `personal.rs`).
+
+mod error;
+mod personal;
+mod store;
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oriole_core::store::StoreError;
+use oriole_core::{ClearVault, FieldVault};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::personal::PersonalData;
+
+/// How long a connection waits on a lock held by another process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a write waits for its turn on the writer connection.
+const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// When SQLite waits for the disk. `Full` (the default) makes every commit
+/// survive a power loss; `Normal` may lose the last commits on power loss
+/// (never on a process crash) in exchange for faster writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    #[default]
+    Full,
+    Normal,
+}
+
+impl FromStr for Synchronous {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" => Ok(Synchronous::Full),
+            "normal" => Ok(Synchronous::Normal),
+            _ => Err(format!(
+                "unknown synchronous mode `{s}`; use `full` or `normal`"
+            )),
+        }
+    }
+}
+
+impl From<Synchronous> for SqliteSynchronous {
+    fn from(s: Synchronous) -> Self {
+        match s {
+            Synchronous::Full => SqliteSynchronous::Full,
+            Synchronous::Normal => SqliteSynchronous::Normal,
+        }
+    }
+}
+
+/// How [`SqliteStore::open`] sets up the database.
+#[derive(Clone)]
+pub struct SqliteOptions {
+    pub synchronous: Synchronous,
+    /// Seals and opens every personal field; [`ClearVault`] until
+    /// encryption at rest is configured.
+    pub vault: Arc<dyn FieldVault>,
+    /// Size of the read pool (at least 1).
+    pub read_connections: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            synchronous: Synchronous::Full,
+            vault: Arc::new(ClearVault),
+            read_connections: 4,
+        }
+    }
+}
+
+impl fmt::Debug for SqliteOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteOptions")
+            .field("synchronous", &self.synchronous)
+            .field("read_connections", &self.read_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`Store`](oriole_core::Store) on one SQLite database file. Cloning
+/// shares the connection pools.
+#[derive(Clone)]
+pub struct SqliteStore {
+    /// Exactly one connection: every write and transaction.
+    writer: SqlitePool,
+    /// `query_only` connections for single-statement reads.
+    reader: SqlitePool,
+    personal: PersonalData,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Open the database file at `path`, creating it (and its directory) if
+    /// missing, and bring its schema up to date.
+    #[tracing::instrument(skip_all)]
+    pub async fn open(path: &Path, opts: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| StoreError::Backend(format!("creating the data directory: {e}")))?;
+        }
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(opts.synchronous.into())
+            // Deleted content (recalled messages, revoked data) is
+            // overwritten with zeros, not left in free pages.
+            .pragma("secure_delete", "ON");
+
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(WRITE_QUEUE_TIMEOUT)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(
+                base.clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal),
+            )
+            .await
+            .map_err(error::db("opening the database"))?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migrating the database: {e}")))?;
+
+        // Opened after the migrations: the file exists and is in WAL mode.
+        let reader = SqlitePoolOptions::new()
+            .max_connections(opts.read_connections.max(1))
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(base.pragma("query_only", "ON"))
+            .await
+            .map_err(error::db("opening the database for reading"))?;
+
+        tracing::debug!("sqlite store open");
+        Ok(SqliteStore {
+            writer,
+            reader,
+            personal: PersonalData::new(opts.vault),
+        })
+    }
+
+    /// Copy the WAL into the database file and close every connection,
+    /// waiting for in-flight operations.
+    pub async fn close(&self) {
+        // Explicitly: sqlx finishes closing a connection returned during
+        // `close` in the background, so SQLite's own checkpoint on the last
+        // close can happen after this returns.
+        self.checkpoint("close").await;
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// Move every committed page from the WAL into the database file and
+    /// truncate the WAL, so that content removed by the last commits (with
+    /// `secure_delete`, zeroed) leaves no older copy in either file. Best
+    /// effort: it waits for readers up to the busy timeout, and a failure
+    /// only delays this to SQLite's next automatic checkpoint.
+    pub(crate) async fn checkpoint(&self, why: &'static str) {
+        let done: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.writer)
+            .await;
+        match done {
+            Ok((0, _, _)) => {}
+            Ok(_) => tracing::debug!(why, "checkpoint incomplete: readers active"),
+            Err(e) => tracing::warn!(why, error = %e, "checkpoint failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn pragma(pool: &SqlitePool, name: &str) -> i64 {
+        sqlx::query_scalar(&format!("PRAGMA {name}"))
+            .fetch_one(pool)
+            .await
+            .expect("pragma")
+    }
+
+    #[tokio::test]
+    async fn connections_are_configured() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("o.db"), SqliteOptions::default())
+            .await
+            .expect("open");
+        for pool in [&store.writer, &store.reader] {
+            assert_eq!(pragma(pool, "foreign_keys").await, 1);
+            assert_eq!(pragma(pool, "secure_delete").await, 1);
+            assert_eq!(pragma(pool, "synchronous").await, 2, "FULL");
+            assert_eq!(pragma(pool, "busy_timeout").await, 5000);
+        }
+        assert_eq!(pragma(&store.reader, "query_only").await, 1);
+        assert_eq!(pragma(&store.writer, "query_only").await, 0);
+        assert_eq!(store.writer.options().get_max_connections(), 1);
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.reader)
+            .await
+            .expect("journal_mode");
+        assert_eq!(mode, "wal");
+        assert!(sqlx::query("CREATE TABLE t (x)")
+            .execute(&store.reader)
+            .await
+            .is_err());
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn normal_synchronous_is_applied() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let opts = SqliteOptions {
+            synchronous: Synchronous::Normal,
+            ..SqliteOptions::default()
+        };
+        let store = SqliteStore::open(&dir.path().join("o.db"), opts)
+            .await
+            .expect("open");
+        assert_eq!(pragma(&store.writer, "synchronous").await, 1, "NORMAL");
+        store.close().await;
+    }
+}

@@ -200,11 +200,10 @@ impl<S: Store> Oriole<S> {
             .membership(g.id, user)
             .await?
             .ok_or_else(|| ServiceError::not_found(format!("{name} is not a member")))?;
-        let allowed = match (me.role, target.role) {
-            (GroupRole::Owner, _) => true,
-            (GroupRole::Admin, GroupRole::Member) => true,
-            _ => false,
-        };
+        let allowed = matches!(
+            (me.role, target.role),
+            (GroupRole::Owner, _) | (GroupRole::Admin, GroupRole::Member)
+        );
         if !allowed {
             return Err(ServiceError::forbidden(
                 "the owner removes anyone; an admin removes members only",

@@ -1,0 +1,955 @@
+//! `impl Store for SqliteStore`: the queries, and decoding rows into records.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use oriole_core::domain::{
+    DeviceId, DeviceLabel, Email, GroupId, GroupName, InboxSeq, MessageId, Phone, Timestamp,
+    UserId, Username,
+};
+use oriole_core::store::{
+    Appended, Conversation, DeviceRecord, GroupRecord, MemberRecord, MessageRecord, NewDevice,
+    NewMessage, NewUser, SessionRecord, Store, StoreError, StoreResult, UserRecord,
+};
+use oriole_crypto::{PasswordHashString, TokenHash};
+use oriole_proto::{EventKind, GroupRole, InboxEvent, ReceiptKind};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Sqlite, SqliteConnection, Transaction};
+
+use crate::error::{col, db, parse_stored, to_i64, to_u64};
+use crate::personal::PersonalField;
+use crate::SqliteStore;
+
+const USER_COLUMNS: &str = "id, username, password_hash, phone, email, created_at";
+
+const DEVICE_COLUMNS: &str = "id, user_id, device_model, os_version, ip, first_seen, last_seen";
+
+const MEMBER_SELECT: &str = "SELECT m.user_id, u.username, m.role, m.joined_at \
+     FROM group_members m JOIN users u ON u.id = m.user_id";
+
+/// Inbox entries joined with their message and the usernames they show.
+/// The column names are those [`SqliteStore::event`] decodes.
+const INBOX_EVENTS: &str = "\
+    SELECT i.seq, i.kind, i.message_id, i.receipt_kind, i.at, \
+           a.username AS actor_name, r.username AS to_name, \
+           m.sender_id, m.group_id, m.text, m.payload, m.sent_at, m.recalled_at \
+    FROM inbox i \
+    JOIN messages m ON m.id = i.message_id \
+    LEFT JOIN users a ON a.id = i.actor_id \
+    LEFT JOIN users r ON r.id = m.recipient_user_id \
+    WHERE i.user_id = ?1 AND i.seq > ?2 \
+    ORDER BY i.seq \
+    LIMIT ?3";
+
+/// A group's messages as `message` events with seq 0, newest first.
+const GROUP_HISTORY: &str = "\
+    SELECT 0 AS seq, 'message' AS kind, m.id AS message_id, NULL AS receipt_kind, \
+           m.sent_at AS at, s.username AS actor_name, NULL AS to_name, \
+           m.sender_id, m.group_id, m.text, m.payload, m.sent_at, m.recalled_at \
+    FROM messages m \
+    LEFT JOIN users s ON s.id = m.sender_id \
+    WHERE m.group_id = ?1 AND m.sent_at >= ?2 AND m.sent_at < ?3 \
+    ORDER BY m.sent_at DESC, m.id DESC \
+    LIMIT ?4";
+
+/// The message a sender already sent with an idempotency key, and the
+/// sender's seq for it.
+const ORIGINAL_SEND: &str = "\
+    SELECT m.id, m.sent_at, i.seq FROM messages m \
+    LEFT JOIN inbox i \
+      ON i.message_id = m.id AND i.user_id = m.sender_id AND i.kind = 'message' \
+    WHERE m.sender_id = ?1 AND m.idempotency_key = ?2";
+
+const HOLDS_MESSAGE: &str = "\
+    SELECT EXISTS (SELECT 1 FROM inbox \
+    WHERE message_id = ?1 AND user_id = ?2 AND kind = 'message')";
+
+/// The users whose inbox holds a message.
+const HOLDERS: &str =
+    "SELECT user_id FROM inbox WHERE message_id = ?1 AND kind = 'message' ORDER BY user_id";
+
+impl SqliteStore {
+    /// A write transaction on the single writer connection. `IMMEDIATE`
+    /// takes SQLite's write lock up front, so a transaction that reads
+    /// before writing cannot fail half-way on a lock held by another process.
+    async fn begin_write(&self, op: &'static str) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db(op))
+    }
+
+    fn user(&self, row: &SqliteRow) -> StoreResult<UserRecord> {
+        let raw_id: String = col(row, "id")?;
+        let id: UserId = parse_stored(&raw_id, "user id")?;
+        let phone = self
+            .personal
+            .open(PersonalField::UserPhone, id, &raw_id, col(row, "phone")?)?
+            .map(|p| Phone::parse(&p))
+            .transpose()
+            .map_err(|_| StoreError::Backend("stored phone is invalid".into()))?;
+        let email = self
+            .personal
+            .open(PersonalField::UserEmail, id, &raw_id, col(row, "email")?)?
+            .map(|e| Email::parse(&e))
+            .transpose()
+            .map_err(|_| StoreError::Backend("stored email is invalid".into()))?;
+        Ok(UserRecord {
+            id,
+            username: username(&col::<String>(row, "username")?)?,
+            password_hash: PasswordHashString::from_stored(col(row, "password_hash")?),
+            phone,
+            email,
+            created_at: Timestamp(col(row, "created_at")?),
+        })
+    }
+
+    fn device(&self, row: &SqliteRow) -> StoreResult<DeviceRecord> {
+        let raw_id: String = col(row, "id")?;
+        let user_id: UserId = parse_stored(&col::<String>(row, "user_id")?, "user id")?;
+        let open = |field, column| -> StoreResult<Option<String>> {
+            self.personal
+                .open(field, user_id, &raw_id, col(row, column)?)
+        };
+        Ok(DeviceRecord {
+            id: parse_stored(&raw_id, "device id")?,
+            user_id,
+            device_model: open(PersonalField::DeviceModel, "device_model")?
+                .map(DeviceLabel::from_stored),
+            os_version: open(PersonalField::DeviceOsVersion, "os_version")?
+                .map(DeviceLabel::from_stored),
+            ip: open(PersonalField::DeviceIp, "ip")?,
+            first_seen: Timestamp(col(row, "first_seen")?),
+            last_seen: Timestamp(col(row, "last_seen")?),
+        })
+    }
+
+    /// Decodes a row of [`INBOX_EVENTS`] or [`GROUP_HISTORY`]. Only
+    /// `message` events carry content, and only until the message is
+    /// recalled. Content is sealed under its sender, so it cannot be opened
+    /// once the sender's account is gone.
+    fn event(&self, row: &SqliteRow) -> StoreResult<InboxEvent> {
+        let kind = event_kind(&col::<String>(row, "kind")?)?;
+        let message_id: String = col(row, "message_id")?;
+        let recalled_at: Option<i64> = col(row, "recalled_at")?;
+        let sender: Option<String> = col(row, "sender_id")?;
+        let (text, payload) = match (kind, recalled_at, sender) {
+            (EventKind::Message, None, Some(sender)) => {
+                let sender: UserId = parse_stored(&sender, "sender id")?;
+                let text = self.personal.open(
+                    PersonalField::MessageText,
+                    sender,
+                    &message_id,
+                    col(row, "text")?,
+                )?;
+                let payload = self
+                    .personal
+                    .open(
+                        PersonalField::MessagePayload,
+                        sender,
+                        &message_id,
+                        col(row, "payload")?,
+                    )?
+                    .map(|p| serde_json::from_str(&p))
+                    .transpose()
+                    .map_err(|_| StoreError::Backend("stored payload is not JSON".into()))?;
+                (text, payload)
+            }
+            _ => (None, None),
+        };
+        Ok(InboxEvent {
+            seq: to_u64(col(row, "seq")?, "inbox seq")?,
+            kind,
+            id: message_id,
+            from: col(row, "actor_name")?,
+            to: col(row, "to_name")?,
+            group: col(row, "group_id")?,
+            text,
+            payload,
+            sent_at: col(row, "sent_at")?,
+            at: col(row, "at")?,
+            receipt: col::<Option<String>>(row, "receipt_kind")?
+                .map(|k| receipt_kind(&k))
+                .transpose()?,
+            recalled: recalled_at.is_some(),
+        })
+    }
+}
+
+fn username(raw: &str) -> StoreResult<Username> {
+    Username::parse(raw).map_err(|_| StoreError::Backend("stored username is invalid".into()))
+}
+
+fn member(row: &SqliteRow) -> StoreResult<MemberRecord> {
+    Ok(MemberRecord {
+        user_id: parse_stored(&col::<String>(row, "user_id")?, "user id")?,
+        username: username(&col::<String>(row, "username")?)?,
+        role: group_role(&col::<String>(row, "role")?)?,
+        joined_at: Timestamp(col(row, "joined_at")?),
+    })
+}
+
+fn group(row: &SqliteRow) -> StoreResult<GroupRecord> {
+    Ok(GroupRecord {
+        id: parse_stored(&col::<String>(row, "id")?, "group id")?,
+        name: GroupName::from_stored(col(row, "name")?),
+        history_visible: col(row, "history_visible")?,
+        created_at: Timestamp(col(row, "created_at")?),
+    })
+}
+
+fn event_kind_str(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Message => "message",
+        EventKind::Recall => "recall",
+        EventKind::Receipt => "receipt",
+    }
+}
+
+fn event_kind(raw: &str) -> StoreResult<EventKind> {
+    match raw {
+        "message" => Ok(EventKind::Message),
+        "recall" => Ok(EventKind::Recall),
+        "receipt" => Ok(EventKind::Receipt),
+        _ => Err(StoreError::Backend("stored event kind is invalid".into())),
+    }
+}
+
+fn receipt_kind(raw: &str) -> StoreResult<ReceiptKind> {
+    match raw {
+        "delivered" => Ok(ReceiptKind::Delivered),
+        "read" => Ok(ReceiptKind::Read),
+        _ => Err(StoreError::Backend("stored receipt kind is invalid".into())),
+    }
+}
+
+fn group_role(raw: &str) -> StoreResult<GroupRole> {
+    match raw {
+        "owner" => Ok(GroupRole::Owner),
+        "admin" => Ok(GroupRole::Admin),
+        "member" => Ok(GroupRole::Member),
+        _ => Err(StoreError::Backend("stored group role is invalid".into())),
+    }
+}
+
+/// One new inbox entry, inside the caller's write transaction.
+struct NewEvent<'a> {
+    user: UserId,
+    kind: EventKind,
+    message_id: &'a str,
+    actor: UserId,
+    receipt: Option<ReceiptKind>,
+    at: Timestamp,
+}
+
+/// Append an entry to a user's inbox: bump the head, insert at the new seq.
+/// The single writer and the enclosing transaction make seqs gap-free and
+/// strictly increasing per user.
+async fn push_event(
+    conn: &mut SqliteConnection,
+    event: NewEvent<'_>,
+    op: &'static str,
+) -> StoreResult<InboxSeq> {
+    let user = event.user.to_string();
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO inbox_heads (user_id, head) VALUES (?1, 1) \
+         ON CONFLICT (user_id) DO UPDATE SET head = head + 1 \
+         RETURNING head",
+    )
+    .bind(&user)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db(op))?;
+    sqlx::query(
+        "INSERT INTO inbox (user_id, seq, kind, message_id, actor_id, receipt_kind, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .bind(&user)
+    .bind(seq)
+    .bind(event_kind_str(event.kind))
+    .bind(event.message_id)
+    .bind(event.actor.to_string())
+    .bind(event.receipt.map(ReceiptKind::as_str))
+    .bind(event.at.millis())
+    .execute(&mut *conn)
+    .await
+    .map_err(db(op))?;
+    Ok(InboxSeq(to_u64(seq, "inbox seq")?))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    // ---- accounts ----
+
+    async fn create_user(&self, user: NewUser) -> StoreResult<()> {
+        let id = user.id.to_string();
+        let phone = self.personal.seal(
+            PersonalField::UserPhone,
+            user.id,
+            &id,
+            user.phone.as_ref().map(Phone::as_str),
+        )?;
+        let email = self.personal.seal(
+            PersonalField::UserEmail,
+            user.id,
+            &id,
+            user.email.as_ref().map(Email::as_str),
+        )?;
+        sqlx::query(
+            "INSERT INTO users (id, username, password_hash, phone, email, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&id)
+        .bind(user.username.as_str())
+        .bind(user.password_hash.as_str())
+        .bind(phone)
+        .bind(email)
+        .bind(user.created_at.millis())
+        .execute(&self.writer)
+        .await
+        .map_err(|e| match db("create user")(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("username is taken".into()),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn user_by_name(&self, name: &Username) -> StoreResult<Option<UserRecord>> {
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username = ?1"
+        ))
+        .bind(name.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db("user by name"))?
+        .map(|row| self.user(&row))
+        .transpose()
+    }
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<UserRecord>> {
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db("user by id"))?
+            .map(|row| self.user(&row))
+            .transpose()
+    }
+
+    // ---- devices and sessions ----
+
+    async fn create_device(&self, device: NewDevice) -> StoreResult<()> {
+        let id = device.id.to_string();
+        let seal =
+            |field, value: Option<&str>| self.personal.seal(field, device.user_id, &id, value);
+        let model = seal(
+            PersonalField::DeviceModel,
+            device.device_model.as_ref().map(DeviceLabel::as_str),
+        )?;
+        let os = seal(
+            PersonalField::DeviceOsVersion,
+            device.os_version.as_ref().map(DeviceLabel::as_str),
+        )?;
+        let ip = seal(PersonalField::DeviceIp, device.ip.as_deref())?;
+        sqlx::query(
+            "INSERT INTO devices \
+             (id, user_id, token_hash, device_model, os_version, ip, first_seen, last_seen) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        )
+        .bind(&id)
+        .bind(device.user_id.to_string())
+        .bind(device.token_hash.as_str())
+        .bind(model)
+        .bind(os)
+        .bind(ip)
+        .bind(device.at.millis())
+        .execute(&self.writer)
+        .await
+        .map_err(db("create device"))?;
+        Ok(())
+    }
+
+    async fn session_by_token(&self, token: &TokenHash) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query(
+            "SELECT d.id, d.user_id, u.username, d.last_seen \
+             FROM devices d JOIN users u ON u.id = d.user_id \
+             WHERE d.token_hash = ?1 AND d.revoked_at IS NULL",
+        )
+        .bind(token.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db("session by token"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(SessionRecord {
+            device_id: parse_stored(&col::<String>(&row, "id")?, "device id")?,
+            user_id: parse_stored(&col::<String>(&row, "user_id")?, "user id")?,
+            username: username(&col::<String>(&row, "username")?)?,
+            last_seen: Timestamp(col(&row, "last_seen")?),
+        }))
+    }
+
+    async fn touch_device(&self, device: DeviceId, at: Timestamp) -> StoreResult<()> {
+        // MAX: concurrent requests finishing out of order never move it back.
+        sqlx::query("UPDATE devices SET last_seen = MAX(last_seen, ?2) WHERE id = ?1")
+            .bind(device.to_string())
+            .bind(at.millis())
+            .execute(&self.writer)
+            .await
+            .map_err(db("touch device"))?;
+        Ok(())
+    }
+
+    async fn devices(&self, user: UserId) -> StoreResult<Vec<DeviceRecord>> {
+        sqlx::query(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices \
+             WHERE user_id = ?1 AND revoked_at IS NULL \
+             ORDER BY first_seen, id"
+        ))
+        .bind(user.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db("list devices"))?
+        .iter()
+        .map(|row| self.device(row))
+        .collect()
+    }
+
+    async fn revoke_device(
+        &self,
+        user: UserId,
+        device: DeviceId,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE devices SET revoked_at = ?3 \
+             WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+        )
+        .bind(device.to_string())
+        .bind(user.to_string())
+        .bind(at.millis())
+        .execute(&self.writer)
+        .await
+        .map_err(db("revoke device"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    // ---- messages and inboxes ----
+
+    #[tracing::instrument(skip_all, fields(recipients = recipients.len()))]
+    async fn append_message(
+        &self,
+        msg: NewMessage,
+        recipients: &[UserId],
+    ) -> StoreResult<Appended> {
+        const OP: &str = "append message";
+        let id = msg.id.to_string();
+        let sender = msg.sender.to_string();
+        // Sealed before taking the writer, so the vault's work does not hold
+        // up the write queue.
+        let text = self.personal.seal(
+            PersonalField::MessageText,
+            msg.sender,
+            &id,
+            msg.body.text.as_deref(),
+        )?;
+        let payload = self.personal.seal(
+            PersonalField::MessagePayload,
+            msg.sender,
+            &id,
+            msg.body.payload_json.as_deref(),
+        )?;
+        let (recipient, group) = match msg.conversation {
+            Conversation::Direct(u) => (Some(u.to_string()), None),
+            Conversation::Group(g) => (None, Some(g.to_string())),
+        };
+
+        let mut tx = self.begin_write(OP).await?;
+        if let Some(key) = &msg.idempotency_key {
+            let original = sqlx::query(ORIGINAL_SEND)
+                .bind(&sender)
+                .bind(key.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db(OP))?;
+            if let Some(row) = original {
+                tx.rollback().await.map_err(db(OP))?;
+                let seq: Option<i64> = col(&row, "seq")?;
+                return Ok(Appended::Duplicate {
+                    message_id: parse_stored(&col::<String>(&row, "id")?, "message id")?,
+                    sent_at: Timestamp(col(&row, "sent_at")?),
+                    sender_seq: InboxSeq(seq.map_or(Ok(0), |s| to_u64(s, "inbox seq"))?),
+                });
+            }
+        }
+        sqlx::query(
+            "INSERT INTO messages \
+             (id, sender_id, recipient_user_id, group_id, text, payload, sent_at, idempotency_key) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(&id)
+        .bind(&sender)
+        .bind(recipient)
+        .bind(group)
+        .bind(text)
+        .bind(payload)
+        .bind(msg.sent_at.millis())
+        .bind(msg.idempotency_key.as_ref().map(|k| k.as_str()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+
+        let mut seen = HashSet::with_capacity(recipients.len());
+        let mut seqs = Vec::with_capacity(recipients.len());
+        for &user in recipients {
+            if !seen.insert(user) {
+                continue;
+            }
+            let event = NewEvent {
+                user,
+                kind: EventKind::Message,
+                message_id: &id,
+                actor: msg.sender,
+                receipt: None,
+                at: msg.sent_at,
+            };
+            seqs.push((user, push_event(&mut tx, event, OP).await?));
+        }
+        tx.commit().await.map_err(db(OP))?;
+        Ok(Appended::New {
+            message_id: msg.id,
+            sent_at: msg.sent_at,
+            seqs,
+        })
+    }
+
+    async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRecord>> {
+        let row = sqlx::query(
+            "SELECT sender_id, recipient_user_id, group_id, sent_at, recalled_at \
+             FROM messages WHERE id = ?1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db("message"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let recipient: Option<String> = col(&row, "recipient_user_id")?;
+        let group: Option<String> = col(&row, "group_id")?;
+        let conversation = match (recipient, group) {
+            (Some(u), None) => Conversation::Direct(parse_stored(&u, "recipient id")?),
+            (None, Some(g)) => Conversation::Group(parse_stored(&g, "group id")?),
+            _ => return Err(StoreError::Backend("stored conversation is invalid".into())),
+        };
+        Ok(Some(MessageRecord {
+            id,
+            sender: col::<Option<String>>(&row, "sender_id")?
+                .map(|s| parse_stored(&s, "sender id"))
+                .transpose()?,
+            conversation,
+            sent_at: Timestamp(col(&row, "sent_at")?),
+            recalled_at: col::<Option<i64>>(&row, "recalled_at")?.map(Timestamp),
+        }))
+    }
+
+    async fn inbox_has_message(&self, user: UserId, id: MessageId) -> StoreResult<bool> {
+        sqlx::query_scalar(HOLDS_MESSAGE)
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db("inbox has message"))
+    }
+
+    async fn inbox_after(
+        &self,
+        user: UserId,
+        after: InboxSeq,
+        limit: u32,
+    ) -> StoreResult<Vec<InboxEvent>> {
+        sqlx::query(INBOX_EVENTS)
+            .bind(user.to_string())
+            .bind(to_i64(after.0))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db("inbox after"))?
+            .iter()
+            .map(|row| self.event(row))
+            .collect()
+    }
+
+    async fn inbox_head(&self, user: UserId) -> StoreResult<InboxSeq> {
+        let head: Option<i64> =
+            sqlx::query_scalar("SELECT head FROM inbox_heads WHERE user_id = ?1")
+                .bind(user.to_string())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db("inbox head"))?;
+        Ok(InboxSeq(head.map_or(Ok(0), |h| to_u64(h, "inbox head"))?))
+    }
+
+    /// Recalling an already recalled message appends nothing.
+    #[tracing::instrument(skip_all)]
+    async fn recall_message(
+        &self,
+        id: MessageId,
+        by: UserId,
+        at: Timestamp,
+    ) -> StoreResult<Vec<(UserId, InboxSeq)>> {
+        const OP: &str = "recall message";
+        let message_id = id.to_string();
+        let mut tx = self.begin_write(OP).await?;
+        let recalled = sqlx::query(
+            "UPDATE messages SET recalled_at = ?2, text = NULL, payload = NULL \
+             WHERE id = ?1 AND recalled_at IS NULL",
+        )
+        .bind(&message_id)
+        .bind(at.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        if recalled.rows_affected() == 0 {
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1)")
+                    .bind(&message_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db(OP))?;
+            tx.rollback().await.map_err(db(OP))?;
+            return if exists {
+                Ok(Vec::new())
+            } else {
+                Err(StoreError::NotFound("no such message".into()))
+            };
+        }
+        let holders: Vec<String> = sqlx::query_scalar(HOLDERS)
+            .bind(&message_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        let mut entries = Vec::with_capacity(holders.len());
+        for holder in holders {
+            let user: UserId = parse_stored(&holder, "user id")?;
+            let event = NewEvent {
+                user,
+                kind: EventKind::Recall,
+                message_id: &message_id,
+                actor: by,
+                receipt: None,
+                at,
+            };
+            entries.push((user, push_event(&mut tx, event, OP).await?));
+        }
+        tx.commit().await.map_err(db(OP))?;
+        // Recalled content must not linger in the files; recalls are rare
+        // enough to pay for a checkpoint each.
+        self.checkpoint("recall").await;
+        Ok(entries)
+    }
+
+    async fn record_receipt(
+        &self,
+        id: MessageId,
+        by: UserId,
+        kind: ReceiptKind,
+        at: Timestamp,
+    ) -> StoreResult<Option<(UserId, InboxSeq)>> {
+        const OP: &str = "record receipt";
+        let message_id = id.to_string();
+        let mut tx = self.begin_write(OP).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO receipts (message_id, user_id, kind, at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&message_id)
+        .bind(by.to_string())
+        .bind(kind.as_str())
+        .bind(at.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        if inserted.rows_affected() == 0 {
+            tx.rollback().await.map_err(db(OP))?;
+            return Ok(None);
+        }
+        let sender: Option<String> =
+            sqlx::query_scalar("SELECT sender_id FROM messages WHERE id = ?1")
+                .bind(&message_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db(OP))?;
+        let entry = match sender {
+            Some(sender) => {
+                let sender: UserId = parse_stored(&sender, "sender id")?;
+                let event = NewEvent {
+                    user: sender,
+                    kind: EventKind::Receipt,
+                    message_id: &message_id,
+                    actor: by,
+                    receipt: Some(kind),
+                    at,
+                };
+                Some((sender, push_event(&mut tx, event, OP).await?))
+            }
+            None => None,
+        };
+        tx.commit().await.map_err(db(OP))?;
+        Ok(entry)
+    }
+
+    // ---- groups ----
+
+    async fn create_group(
+        &self,
+        group: GroupRecord,
+        members: &[(UserId, GroupRole)],
+    ) -> StoreResult<()> {
+        const OP: &str = "create group";
+        let id = group.id.to_string();
+        let mut tx = self.begin_write(OP).await?;
+        sqlx::query(
+            "INSERT INTO groups (id, name, history_visible, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(&id)
+        .bind(group.name.as_str())
+        .bind(group.history_visible)
+        .bind(group.created_at.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        for (user, role) in members {
+            sqlx::query(
+                "INSERT INTO group_members (group_id, user_id, role, joined_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(&id)
+            .bind(user.to_string())
+            .bind(role.as_str())
+            .bind(group.created_at.millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        }
+        tx.commit().await.map_err(db(OP))
+    }
+
+    async fn group(&self, id: GroupId) -> StoreResult<Option<GroupRecord>> {
+        sqlx::query("SELECT id, name, history_visible, created_at FROM groups WHERE id = ?1")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db("group"))?
+            .map(|row| group(&row))
+            .transpose()
+    }
+
+    async fn update_group(
+        &self,
+        id: GroupId,
+        name: Option<GroupName>,
+        history_visible: Option<bool>,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE groups SET name = COALESCE(?2, name), \
+             history_visible = COALESCE(?3, history_visible) WHERE id = ?1",
+        )
+        .bind(id.to_string())
+        .bind(name.as_ref().map(GroupName::as_str))
+        .bind(history_visible)
+        .execute(&self.writer)
+        .await
+        .map_err(db("update group"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("no such group".into()));
+        }
+        Ok(())
+    }
+
+    async fn delete_group(&self, id: GroupId) -> StoreResult<()> {
+        // Memberships go by ON DELETE CASCADE; messages keep their group id.
+        let done = sqlx::query("DELETE FROM groups WHERE id = ?1")
+            .bind(id.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(db("delete group"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("no such group".into()));
+        }
+        Ok(())
+    }
+
+    async fn members(&self, id: GroupId) -> StoreResult<Vec<MemberRecord>> {
+        sqlx::query(&format!(
+            "{MEMBER_SELECT} WHERE m.group_id = ?1 ORDER BY m.joined_at, m.pos"
+        ))
+        .bind(id.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db("members"))?
+        .iter()
+        .map(member)
+        .collect()
+    }
+
+    async fn membership(&self, id: GroupId, user: UserId) -> StoreResult<Option<MemberRecord>> {
+        sqlx::query(&format!(
+            "{MEMBER_SELECT} WHERE m.group_id = ?1 AND m.user_id = ?2"
+        ))
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db("membership"))?
+        .map(|row| member(&row))
+        .transpose()
+    }
+
+    async fn add_member(
+        &self,
+        id: GroupId,
+        user: UserId,
+        role: GroupRole,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO group_members (group_id, user_id, role, joined_at) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .bind(role.as_str())
+        .bind(at.millis())
+        .execute(&self.writer)
+        .await
+        .map_err(|e| match db("add member")(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("already a member".into()),
+            StoreError::NotFound(_) => StoreError::NotFound("no such group or user".into()),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn set_member_role(&self, id: GroupId, user: UserId, role: GroupRole) -> StoreResult<()> {
+        let done =
+            sqlx::query("UPDATE group_members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2")
+                .bind(id.to_string())
+                .bind(user.to_string())
+                .bind(role.as_str())
+                .execute(&self.writer)
+                .await
+                .map_err(db("set member role"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("not a member".into()));
+        }
+        Ok(())
+    }
+
+    async fn remove_member(&self, id: GroupId, user: UserId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2")
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(db("remove member"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn groups_of(&self, user: UserId) -> StoreResult<Vec<(GroupRecord, GroupRole)>> {
+        sqlx::query(
+            "SELECT g.id, g.name, g.history_visible, g.created_at, m.role \
+             FROM group_members m JOIN groups g ON g.id = m.group_id \
+             WHERE m.user_id = ?1 \
+             ORDER BY m.joined_at, m.pos",
+        )
+        .bind(user.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db("groups of"))?
+        .iter()
+        .map(|row| Ok((group(row)?, group_role(&col::<String>(row, "role")?)?)))
+        .collect()
+    }
+
+    async fn group_history(
+        &self,
+        id: GroupId,
+        since: Option<Timestamp>,
+        before: Option<Timestamp>,
+        limit: u32,
+    ) -> StoreResult<Vec<InboxEvent>> {
+        // Open bounds become the extremes, so the range uses the index.
+        sqlx::query(GROUP_HISTORY)
+            .bind(id.to_string())
+            .bind(since.map_or(i64::MIN, Timestamp::millis))
+            .bind(before.map_or(i64::MAX, Timestamp::millis))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db("group history"))?
+            .iter()
+            .map(|row| self.event(row))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteOptions;
+
+    /// The hot queries search an index; none scans a table or a whole inbox.
+    #[tokio::test]
+    async fn queries_use_their_indexes() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("o.db"), SqliteOptions::default())
+            .await
+            .expect("open");
+        let cases = [
+            (
+                INBOX_EVENTS,
+                "SEARCH i USING PRIMARY KEY (user_id=? AND seq>?)",
+            ),
+            (
+                GROUP_HISTORY,
+                "USING INDEX messages_by_group (group_id=? AND sent_at>? AND sent_at<?)",
+            ),
+            (
+                ORIGINAL_SEND,
+                "COVERING INDEX inbox_by_message (message_id=? AND user_id=? AND kind=?)",
+            ),
+            (
+                HOLDS_MESSAGE,
+                "COVERING INDEX inbox_by_message (message_id=? AND user_id=? AND kind=?)",
+            ),
+            (HOLDERS, "COVERING INDEX inbox_by_message (message_id=?)"),
+        ];
+        for (query, expected) in cases {
+            let sql = format!("EXPLAIN QUERY PLAN {query}");
+            let mut explain = sqlx::query(&sql);
+            for _ in 0..query.matches('?').count() {
+                explain = explain.bind("x");
+            }
+            let plan: Vec<String> = explain
+                .fetch_all(&store.reader)
+                .await
+                .expect("explain")
+                .iter()
+                .map(|row| col::<String>(row, "detail").expect("detail"))
+                .collect();
+            assert!(
+                plan.iter().any(|step| step.contains(expected)),
+                "{query}\n{plan:#?}"
+            );
+            assert!(
+                !plan
+                    .iter()
+                    .any(|step| step.starts_with("SCAN") && !step.contains("CONSTANT")),
+                "{query}\n{plan:#?}"
+            );
+        }
+        store.close().await;
+    }
+}

@@ -1,0 +1,12 @@
+//! The cases, each an `async fn(store)` on a fresh, empty store. Add a new
+//! case here and to the list in [`store_conformance!`](crate::store_conformance).
+
+mod accounts;
+mod concurrency;
+mod groups;
+mod inbox;
+
+pub use accounts::*;
+pub use concurrency::*;
+pub use groups::*;
+pub use inbox::*;
