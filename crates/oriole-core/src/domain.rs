@@ -189,6 +189,11 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The form lookups and uniqueness use: the whole address lower-cased,
+    /// as mail providers treat the local part without regard to case.
+    pub fn normalised(&self) -> String {
+        self.0.to_lowercase()
+    }
 }
 
 impl fmt::Debug for Email {

@@ -1,16 +1,20 @@
 //! Oriole's domain: typed values, the ports (Store, Fanout, Clock,
-//! FieldVault) and the services that implement accounts, messaging and
+//! FieldVault, KeyStore) and the services that implement accounts, messaging and
 //! groups on top of them. Transport-agnostic: the server's handlers only
 //! extract, call a service, and map the result.
 
 pub mod domain;
 pub mod error;
+pub mod keys;
 pub mod ports;
 pub mod service;
 pub mod store;
 pub mod throttle;
 
 pub use error::{ServiceError, ServiceResult};
+pub use keys::{
+    KekId, KeyStore, KeyStoreError, KeyVault, KeyVaultConfig, RewrappedDek, WrappedDek,
+};
 pub use ports::{ClearVault, Clock, Fanout, FieldBinding, FieldVault, SystemClock, VaultError};
 pub use service::{Caller, CoreConfig, Oriole};
 pub use store::{Store, StoreError};

@@ -1,7 +1,9 @@
 //! Ports besides the store: live delivery, time, and the one place where
 //! personal data crosses into storage.
 
+use async_trait::async_trait;
 use oriole_proto::InboxEvent;
+use sha2::{Digest, Sha256};
 
 use crate::domain::{DeviceId, Timestamp, UserId};
 
@@ -44,28 +46,61 @@ pub struct FieldBinding<'a> {
     pub row: &'a str,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("personal data vault: {0}")]
-pub struct VaultError(pub String);
+/// Why a vault could not seal or open a field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VaultError {
+    /// The owner's data key no longer exists: the data is erased
+    /// (crypto-shredded), in this database and in every copy of it.
+    #[error("the owner's data key was destroyed: the data is erased")]
+    Shredded,
+    /// Decryption failed: the ciphertext was altered, or moved from another
+    /// row or column. Never answered with garbage.
+    #[error("integrity check failed: the stored value was altered or moved")]
+    Integrity,
+    /// The key store or the key material failed; says what, never a value.
+    #[error("key vault: {0}")]
+    Backend(String),
+}
 
 /// Every personal field a store writes goes through `seal`, and every one it
 /// reads through `open`: the single seam for encryption at rest.
+#[async_trait]
 pub trait FieldVault: Send + Sync + 'static {
-    fn seal(&self, field: FieldBinding<'_>, plain: &[u8]) -> Result<Vec<u8>, VaultError>;
-    fn open(&self, field: FieldBinding<'_>, sealed: &[u8]) -> Result<Vec<u8>, VaultError>;
+    async fn seal(&self, field: FieldBinding<'_>, plain: &[u8]) -> Result<Vec<u8>, VaultError>;
+    async fn open(&self, field: FieldBinding<'_>, sealed: &[u8]) -> Result<Vec<u8>, VaultError>;
+    /// A deterministic, keyed digest of a normalised value of `column`, for
+    /// equality lookups and uniqueness without storing the value.
+    fn blind_index(&self, column: &'static str, normalised: &str) -> String;
+    /// Destroy the owner's data key: everything sealed for them becomes
+    /// unreadable ([`VaultError::Shredded`]). Idempotent.
+    async fn shred(&self, owner: UserId) -> Result<(), VaultError>;
 }
 
-/// Keeps the bytes as they are. Used until encryption at rest is configured
-/// (see the encryption issue); it exists so that the store already routes
-/// every personal field through one seam.
+/// Keeps the bytes as they are: no encryption at rest. For the benchmark
+/// (encryption on/off) and store tests only; production uses
+/// [`KeyVault`](crate::keys::KeyVault).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClearVault;
 
+#[async_trait]
 impl FieldVault for ClearVault {
-    fn seal(&self, _field: FieldBinding<'_>, plain: &[u8]) -> Result<Vec<u8>, VaultError> {
+    async fn seal(&self, _field: FieldBinding<'_>, plain: &[u8]) -> Result<Vec<u8>, VaultError> {
         Ok(plain.to_vec())
     }
-    fn open(&self, _field: FieldBinding<'_>, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
+    async fn open(&self, _field: FieldBinding<'_>, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
         Ok(sealed.to_vec())
+    }
+    /// Unkeyed SHA-256 of `column|value`, hex: stable, but anyone can
+    /// compute it, so it protects nothing.
+    fn blind_index(&self, column: &'static str, normalised: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(column.as_bytes());
+        h.update(b"|");
+        h.update(normalised.as_bytes());
+        hex::encode(h.finalize())
+    }
+    /// Nothing is encrypted, so nothing can be shredded.
+    async fn shred(&self, _owner: UserId) -> Result<(), VaultError> {
+        Ok(())
     }
 }

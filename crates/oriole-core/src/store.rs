@@ -146,10 +146,18 @@ pub struct MemberRecord {
 pub trait Store: Send + Sync + 'static {
     // ---- accounts ----
 
-    /// Fails with `Conflict` when the username is taken.
+    /// Fails with `Conflict` when the username is taken ("username is
+    /// taken"), or the phone or email belongs to another account ("phone
+    /// already in use", "email already in use").
     async fn create_user(&self, user: NewUser) -> StoreResult<()>;
     async fn user_by_name(&self, name: &Username) -> StoreResult<Option<UserRecord>>;
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<UserRecord>>;
+    /// The account with this phone number. Looked up by a keyed blind
+    /// index: the store holds no phone in the clear.
+    async fn user_by_phone(&self, phone: &Phone) -> StoreResult<Option<UserRecord>>;
+    /// The account with this email address, in any letter case (see
+    /// [`Email::normalised`]). Looked up by a keyed blind index.
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>>;
 
     // ---- devices and sessions ----
 

@@ -119,12 +119,25 @@ impl Kek {
     /// A key for blind indexes of one field, derived from the KEK so it
     /// lives nowhere else.
     pub fn blind_index_key(&self, field: &str) -> BlindIndexKey {
-        let hk = Hkdf::<Sha256>::new(Some(b"oriole blind index v1"), &self.0);
-        let mut k = [0u8; 32];
-        // 32 bytes is far below HKDF-SHA256's 8160-byte output limit.
-        let _ = hk.expand(field.as_bytes(), &mut k);
-        BlindIndexKey(k)
+        derive_blind_index_key(&self.0, field)
     }
+}
+
+impl DataKey {
+    /// A key for blind indexes of one field, derived from this key. For a
+    /// root kept wrapped beside the DEKs: unlike [`Kek::blind_index_key`],
+    /// the indexes then survive a KEK rotation (which only re-wraps keys).
+    pub fn blind_index_key(&self, field: &str) -> BlindIndexKey {
+        derive_blind_index_key(&self.0, field)
+    }
+}
+
+fn derive_blind_index_key(root: &[u8; 32], field: &str) -> BlindIndexKey {
+    let hk = Hkdf::<Sha256>::new(Some(b"oriole blind index v1"), root);
+    let mut k = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's 8160-byte output limit.
+    let _ = hk.expand(field.as_bytes(), &mut k);
+    BlindIndexKey(k)
 }
 
 fn wrap_binding(owner: &str) -> Vec<u8> {
@@ -206,6 +219,21 @@ mod tests {
             email.index("a@b.org"),
             Kek::generate().blind_index_key("email").index("a@b.org")
         );
+    }
+
+    #[test]
+    fn data_key_blind_indexes_are_stable_across_rewrapping() {
+        let root = DataKey::generate();
+        let before = root.blind_index_key("phone").index("+14155550100");
+        let (old, new) = (Kek::generate(), Kek::generate());
+        let rewrapped = new.wrap(
+            &old.unwrap(&old.wrap(&root, "system"), "system")
+                .expect("unwraps"),
+            "system",
+        );
+        let again = new.unwrap(&rewrapped, "system").expect("unwraps");
+        assert_eq!(again.blind_index_key("phone").index("+14155550100"), before);
+        assert_ne!(root.blind_index_key("email").index("+14155550100"), before);
     }
 
     proptest! {

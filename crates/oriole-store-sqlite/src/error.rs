@@ -28,6 +28,20 @@ pub(crate) fn db(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     }
 }
 
+/// The `table.column` a uniqueness violation names, as SQLite reports it
+/// ("UNIQUE constraint failed: users.username"); the first one for a
+/// multi-column constraint.
+pub(crate) fn unique_violation_column(e: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(d) = e else {
+        return None;
+    };
+    if d.kind() != ErrorKind::UniqueViolation {
+        return None;
+    }
+    let columns = d.message().split_once("constraint failed: ")?.1;
+    columns.split(',').next().map(|c| c.trim().to_owned())
+}
+
 fn describe(e: &sqlx::Error) -> String {
     match e {
         // SQLite's messages name tables and columns, not values.

@@ -67,8 +67,9 @@ impl From<Synchronous> for SqliteSynchronous {
 #[derive(Clone)]
 pub struct SqliteOptions {
     pub synchronous: Synchronous,
-    /// Seals and opens every personal field; [`ClearVault`] until
-    /// encryption at rest is configured.
+    /// Seals and opens every personal field: a
+    /// [`KeyVault`](oriole_core::KeyVault) for encryption at rest;
+    /// [`ClearVault`] (the default) only for tests and benchmarks.
     pub vault: Arc<dyn FieldVault>,
     /// Size of the read pool (at least 1).
     pub read_connections: u32,

@@ -1,14 +1,14 @@
 //! The one place personal data crosses into and out of the database: every
 //! personal column is listed in [`PersonalField`], and its values are written
 //! only as `vault.seal(..)` output and read only through `vault.open(..)`.
-//! Encryption at rest plugs in here (a sealing `FieldVault`) without any
-//! query changing.
+//! With a [`KeyVault`](oriole_core::KeyVault) that is encryption at rest;
+//! phone and email are also stored as blind indexes for lookups.
 
 use std::sync::Arc;
 
 use oriole_core::domain::UserId;
 use oriole_core::store::{StoreError, StoreResult};
-use oriole_core::{FieldBinding, FieldVault};
+use oriole_core::{FieldBinding, FieldVault, VaultError};
 
 /// Every personal column of the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,7 @@ impl PersonalData {
 
     /// The stored form of a personal value; `None` stays `None`.
     /// `owner` is the user the value is about, `row` the row's id.
-    pub(crate) fn seal(
+    pub(crate) async fn seal(
         &self,
         field: PersonalField,
         owner: UserId,
@@ -59,17 +59,18 @@ impl PersonalData {
         let Some(value) = value else {
             return Ok(None);
         };
-        let binding = binding(field, owner, row);
         let (table, column) = field.table_column();
         self.vault
-            .seal(binding, value.as_bytes())
+            .seal(binding(field, owner, row), value.as_bytes())
+            .await
             .map(Some)
             // The vault's error describes the vault, never the value.
             .map_err(|e| StoreError::Backend(format!("sealing {table}.{column}: {e}")))
     }
 
-    /// The plain value of a stored personal field.
-    pub(crate) fn open(
+    /// The plain value of a stored personal field. A field whose owner's
+    /// key was shredded reads as `None`: it is erased.
+    pub(crate) async fn open(
         &self,
         field: PersonalField,
         owner: UserId,
@@ -79,15 +80,30 @@ impl PersonalData {
         let Some(sealed) = sealed else {
             return Ok(None);
         };
-        let binding = binding(field, owner, row);
         let (table, column) = field.table_column();
-        let plain = self
-            .vault
-            .open(binding, &sealed)
-            .map_err(|e| StoreError::Backend(format!("opening {table}.{column}: {e}")))?;
+        let plain = match self.vault.open(binding(field, owner, row), &sealed).await {
+            Ok(plain) => plain,
+            Err(VaultError::Shredded) => return Ok(None),
+            Err(VaultError::Integrity) => {
+                return Err(StoreError::Backend(format!(
+                    "integrity check failed for {table}.{column} of row {row}: \
+                     the stored value was altered or moved"
+                )))
+            }
+            Err(e) => {
+                return Err(StoreError::Backend(format!(
+                    "opening {table}.{column}: {e}"
+                )))
+            }
+        };
         String::from_utf8(plain)
             .map(Some)
             .map_err(|_| StoreError::Backend(format!("{table}.{column} is not UTF-8")))
+    }
+
+    /// The blind index of a normalised value of a looked-up field.
+    pub(crate) fn blind_index(&self, field: PersonalField, normalised: &str) -> String {
+        self.vault.blind_index(field.table_column().1, normalised)
     }
 }
 

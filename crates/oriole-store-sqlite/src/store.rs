@@ -16,7 +16,7 @@ use oriole_proto::{EventKind, GroupRole, InboxEvent, ReceiptKind};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
-use crate::error::{col, db, parse_stored, to_i64, to_u64};
+use crate::error::{col, db, parse_stored, to_i64, to_u64, unique_violation_column};
 use crate::personal::PersonalField;
 use crate::SqliteStore;
 
@@ -79,18 +79,20 @@ impl SqliteStore {
             .map_err(db(op))
     }
 
-    fn user(&self, row: &SqliteRow) -> StoreResult<UserRecord> {
+    async fn user(&self, row: &SqliteRow) -> StoreResult<UserRecord> {
         let raw_id: String = col(row, "id")?;
         let id: UserId = parse_stored(&raw_id, "user id")?;
         let phone = self
             .personal
-            .open(PersonalField::UserPhone, id, &raw_id, col(row, "phone")?)?
+            .open(PersonalField::UserPhone, id, &raw_id, col(row, "phone")?)
+            .await?
             .map(|p| Phone::parse(&p))
             .transpose()
             .map_err(|_| StoreError::Backend("stored phone is invalid".into()))?;
         let email = self
             .personal
-            .open(PersonalField::UserEmail, id, &raw_id, col(row, "email")?)?
+            .open(PersonalField::UserEmail, id, &raw_id, col(row, "email")?)
+            .await?
             .map(|e| Email::parse(&e))
             .transpose()
             .map_err(|_| StoreError::Backend("stored email is invalid".into()))?;
@@ -104,21 +106,27 @@ impl SqliteStore {
         })
     }
 
-    fn device(&self, row: &SqliteRow) -> StoreResult<DeviceRecord> {
+    async fn device(&self, row: &SqliteRow) -> StoreResult<DeviceRecord> {
         let raw_id: String = col(row, "id")?;
         let user_id: UserId = parse_stored(&col::<String>(row, "user_id")?, "user id")?;
-        let open = |field, column| -> StoreResult<Option<String>> {
-            self.personal
-                .open(field, user_id, &raw_id, col(row, column)?)
-        };
+        let p = &self.personal;
+        let model = col(row, "device_model")?;
+        let os = col(row, "os_version")?;
+        let ip = col(row, "ip")?;
         Ok(DeviceRecord {
             id: parse_stored(&raw_id, "device id")?,
             user_id,
-            device_model: open(PersonalField::DeviceModel, "device_model")?
+            device_model: p
+                .open(PersonalField::DeviceModel, user_id, &raw_id, model)
+                .await?
                 .map(DeviceLabel::from_stored),
-            os_version: open(PersonalField::DeviceOsVersion, "os_version")?
+            os_version: p
+                .open(PersonalField::DeviceOsVersion, user_id, &raw_id, os)
+                .await?
                 .map(DeviceLabel::from_stored),
-            ip: open(PersonalField::DeviceIp, "ip")?,
+            ip: p
+                .open(PersonalField::DeviceIp, user_id, &raw_id, ip)
+                .await?,
             first_seen: Timestamp(col(row, "first_seen")?),
             last_seen: Timestamp(col(row, "last_seen")?),
         })
@@ -127,8 +135,9 @@ impl SqliteStore {
     /// Decodes a row of [`INBOX_EVENTS`] or [`GROUP_HISTORY`]. Only
     /// `message` events carry content, and only until the message is
     /// recalled. Content is sealed under its sender, so it cannot be opened
-    /// once the sender's account is gone.
-    fn event(&self, row: &SqliteRow) -> StoreResult<InboxEvent> {
+    /// once the sender's account is gone, and reads as `None` once the
+    /// sender's key is shredded.
+    async fn event(&self, row: &SqliteRow) -> StoreResult<InboxEvent> {
         let kind = event_kind(&col::<String>(row, "kind")?)?;
         let message_id: String = col(row, "message_id")?;
         let recalled_at: Option<i64> = col(row, "recalled_at")?;
@@ -136,12 +145,15 @@ impl SqliteStore {
         let (text, payload) = match (kind, recalled_at, sender) {
             (EventKind::Message, None, Some(sender)) => {
                 let sender: UserId = parse_stored(&sender, "sender id")?;
-                let text = self.personal.open(
-                    PersonalField::MessageText,
-                    sender,
-                    &message_id,
-                    col(row, "text")?,
-                )?;
+                let text = self
+                    .personal
+                    .open(
+                        PersonalField::MessageText,
+                        sender,
+                        &message_id,
+                        col(row, "text")?,
+                    )
+                    .await?;
                 let payload = self
                     .personal
                     .open(
@@ -149,7 +161,8 @@ impl SqliteStore {
                         sender,
                         &message_id,
                         col(row, "payload")?,
-                    )?
+                    )
+                    .await?
                     .map(|p| serde_json::from_str(&p))
                     .transpose()
                     .map_err(|_| StoreError::Backend("stored payload is not JSON".into()))?;
@@ -173,6 +186,39 @@ impl SqliteStore {
                 .transpose()?,
             recalled: recalled_at.is_some(),
         })
+    }
+}
+
+impl SqliteStore {
+    async fn user_opt(&self, row: Option<SqliteRow>) -> StoreResult<Option<UserRecord>> {
+        match row {
+            Some(row) => Ok(Some(self.user(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn events(&self, rows: Vec<SqliteRow>) -> StoreResult<Vec<InboxEvent>> {
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            events.push(self.event(row).await?);
+        }
+        Ok(events)
+    }
+
+    /// A user lookup by the blind index in `column`.
+    async fn user_by_blind_index(
+        &self,
+        column: &'static str,
+        index: String,
+    ) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1"
+        ))
+        .bind(index)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db("user by blind index"))?;
+        self.user_opt(row).await
     }
 }
 
@@ -283,74 +329,113 @@ impl Store for SqliteStore {
 
     async fn create_user(&self, user: NewUser) -> StoreResult<()> {
         let id = user.id.to_string();
-        let phone = self.personal.seal(
-            PersonalField::UserPhone,
-            user.id,
-            &id,
-            user.phone.as_ref().map(Phone::as_str),
-        )?;
-        let email = self.personal.seal(
-            PersonalField::UserEmail,
-            user.id,
-            &id,
-            user.email.as_ref().map(Email::as_str),
-        )?;
+        let phone = self
+            .personal
+            .seal(
+                PersonalField::UserPhone,
+                user.id,
+                &id,
+                user.phone.as_ref().map(Phone::as_str),
+            )
+            .await?;
+        let email = self
+            .personal
+            .seal(
+                PersonalField::UserEmail,
+                user.id,
+                &id,
+                user.email.as_ref().map(Email::as_str),
+            )
+            .await?;
+        let phone_bidx = user.phone.as_ref().map(|p| {
+            self.personal
+                .blind_index(PersonalField::UserPhone, p.as_str())
+        });
+        let email_bidx = user.email.as_ref().map(|e| {
+            self.personal
+                .blind_index(PersonalField::UserEmail, &e.normalised())
+        });
         sqlx::query(
-            "INSERT INTO users (id, username, password_hash, phone, email, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO users \
+             (id, username, password_hash, phone, email, phone_bidx, email_bidx, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .bind(&id)
         .bind(user.username.as_str())
         .bind(user.password_hash.as_str())
         .bind(phone)
         .bind(email)
+        .bind(phone_bidx)
+        .bind(email_bidx)
         .bind(user.created_at.millis())
         .execute(&self.writer)
         .await
-        .map_err(|e| match db("create user")(e) {
-            StoreError::Conflict(_) => StoreError::Conflict("username is taken".into()),
-            other => other,
+        .map_err(|e| {
+            // SQLite names the violated column (never the value).
+            let column = unique_violation_column(&e);
+            match (db("create user")(e), column.as_deref()) {
+                (StoreError::Conflict(_), Some("users.phone_bidx")) => {
+                    StoreError::Conflict("phone already in use".into())
+                }
+                (StoreError::Conflict(_), Some("users.email_bidx")) => {
+                    StoreError::Conflict("email already in use".into())
+                }
+                (StoreError::Conflict(_), _) => StoreError::Conflict("username is taken".into()),
+                (other, _) => other,
+            }
         })?;
         Ok(())
     }
 
     async fn user_by_name(&self, name: &Username) -> StoreResult<Option<UserRecord>> {
-        sqlx::query(&format!(
+        let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE username = ?1"
         ))
         .bind(name.as_str())
         .fetch_optional(&self.reader)
         .await
-        .map_err(db("user by name"))?
-        .map(|row| self.user(&row))
-        .transpose()
+        .map_err(db("user by name"))?;
+        self.user_opt(row).await
     }
 
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<UserRecord>> {
-        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
             .bind(id.to_string())
             .fetch_optional(&self.reader)
             .await
-            .map_err(db("user by id"))?
-            .map(|row| self.user(&row))
-            .transpose()
+            .map_err(db("user by id"))?;
+        self.user_opt(row).await
+    }
+
+    async fn user_by_phone(&self, phone: &Phone) -> StoreResult<Option<UserRecord>> {
+        let index = self
+            .personal
+            .blind_index(PersonalField::UserPhone, phone.as_str());
+        self.user_by_blind_index("phone_bidx", index).await
+    }
+
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
+        let index = self
+            .personal
+            .blind_index(PersonalField::UserEmail, &email.normalised());
+        self.user_by_blind_index("email_bidx", index).await
     }
 
     // ---- devices and sessions ----
 
     async fn create_device(&self, device: NewDevice) -> StoreResult<()> {
         let id = device.id.to_string();
-        let seal =
-            |field, value: Option<&str>| self.personal.seal(field, device.user_id, &id, value);
-        let model = seal(
-            PersonalField::DeviceModel,
-            device.device_model.as_ref().map(DeviceLabel::as_str),
-        )?;
-        let os = seal(
-            PersonalField::DeviceOsVersion,
-            device.os_version.as_ref().map(DeviceLabel::as_str),
-        )?;
-        let ip = seal(PersonalField::DeviceIp, device.ip.as_deref())?;
+        let (p, owner) = (&self.personal, device.user_id);
+        let model = device.device_model.as_ref().map(DeviceLabel::as_str);
+        let model = p
+            .seal(PersonalField::DeviceModel, owner, &id, model)
+            .await?;
+        let os = device.os_version.as_ref().map(DeviceLabel::as_str);
+        let os = p
+            .seal(PersonalField::DeviceOsVersion, owner, &id, os)
+            .await?;
+        let ip = device.ip.as_deref();
+        let ip = p.seal(PersonalField::DeviceIp, owner, &id, ip).await?;
         sqlx::query(
             "INSERT INTO devices \
              (id, user_id, token_hash, device_model, os_version, ip, first_seen, last_seen) \
@@ -402,7 +487,7 @@ impl Store for SqliteStore {
     }
 
     async fn devices(&self, user: UserId) -> StoreResult<Vec<DeviceRecord>> {
-        sqlx::query(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT {DEVICE_COLUMNS} FROM devices \
              WHERE user_id = ?1 AND revoked_at IS NULL \
              ORDER BY first_seen, id"
@@ -410,10 +495,12 @@ impl Store for SqliteStore {
         .bind(user.to_string())
         .fetch_all(&self.reader)
         .await
-        .map_err(db("list devices"))?
-        .iter()
-        .map(|row| self.device(row))
-        .collect()
+        .map_err(db("list devices"))?;
+        let mut devices = Vec::with_capacity(rows.len());
+        for row in &rows {
+            devices.push(self.device(row).await?);
+        }
+        Ok(devices)
     }
 
     async fn revoke_device(
@@ -448,18 +535,24 @@ impl Store for SqliteStore {
         let sender = msg.sender.to_string();
         // Sealed before taking the writer, so the vault's work does not hold
         // up the write queue.
-        let text = self.personal.seal(
-            PersonalField::MessageText,
-            msg.sender,
-            &id,
-            msg.body.text.as_deref(),
-        )?;
-        let payload = self.personal.seal(
-            PersonalField::MessagePayload,
-            msg.sender,
-            &id,
-            msg.body.payload_json.as_deref(),
-        )?;
+        let text = self
+            .personal
+            .seal(
+                PersonalField::MessageText,
+                msg.sender,
+                &id,
+                msg.body.text.as_deref(),
+            )
+            .await?;
+        let payload = self
+            .personal
+            .seal(
+                PersonalField::MessagePayload,
+                msg.sender,
+                &id,
+                msg.body.payload_json.as_deref(),
+            )
+            .await?;
         let (recipient, group) = match msg.conversation {
             Conversation::Direct(u) => (Some(u.to_string()), None),
             Conversation::Group(g) => (None, Some(g.to_string())),
@@ -569,16 +662,14 @@ impl Store for SqliteStore {
         after: InboxSeq,
         limit: u32,
     ) -> StoreResult<Vec<InboxEvent>> {
-        sqlx::query(INBOX_EVENTS)
+        let rows = sqlx::query(INBOX_EVENTS)
             .bind(user.to_string())
             .bind(to_i64(after.0))
             .bind(i64::from(limit))
             .fetch_all(&self.reader)
             .await
-            .map_err(db("inbox after"))?
-            .iter()
-            .map(|row| self.event(row))
-            .collect()
+            .map_err(db("inbox after"))?;
+        self.events(rows).await
     }
 
     async fn inbox_head(&self, user: UserId) -> StoreResult<InboxSeq> {
@@ -881,17 +972,15 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<InboxEvent>> {
         // Open bounds become the extremes, so the range uses the index.
-        sqlx::query(GROUP_HISTORY)
+        let rows = sqlx::query(GROUP_HISTORY)
             .bind(id.to_string())
             .bind(since.map_or(i64::MIN, Timestamp::millis))
             .bind(before.map_or(i64::MAX, Timestamp::millis))
             .bind(i64::from(limit))
             .fetch_all(&self.reader)
             .await
-            .map_err(db("group history"))?
-            .iter()
-            .map(|row| self.event(row))
-            .collect()
+            .map_err(db("group history"))?;
+        self.events(rows).await
     }
 }
 
@@ -926,7 +1015,19 @@ mod tests {
             ),
             (HOLDERS, "COVERING INDEX inbox_by_message (message_id=?)"),
         ];
-        for (query, expected) in cases {
+        let by_phone = format!("SELECT {USER_COLUMNS} FROM users WHERE phone_bidx = ?1");
+        let by_email = format!("SELECT {USER_COLUMNS} FROM users WHERE email_bidx = ?1");
+        let blind_lookups = [
+            (
+                by_phone.as_str(),
+                "USING INDEX users_by_phone_bidx (phone_bidx=?)",
+            ),
+            (
+                by_email.as_str(),
+                "USING INDEX users_by_email_bidx (email_bidx=?)",
+            ),
+        ];
+        for (query, expected) in cases.into_iter().chain(blind_lookups) {
             let sql = format!("EXPLAIN QUERY PLAN {query}");
             let mut explain = sqlx::query(&sql);
             for _ in 0..query.matches('?').count() {

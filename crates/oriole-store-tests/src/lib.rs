@@ -22,6 +22,8 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@cases $fresh;
             users_round_trip,
             users_duplicate_username_conflicts,
+            users_find_by_phone_and_email,
+            users_duplicate_phone_or_email_conflicts,
             devices_resolve_sessions,
             devices_duplicate_token_conflicts,
             devices_revoke_only_own_live_devices,

@@ -1,17 +1,21 @@
-//! Shared by the integration tests: fresh stores and a test vault.
+//! Shared by the integration tests: data directories laid out like a
+//! server's (`DATA/oriole.db`, `DATA/keys/`), fresh stores, and a test vault.
 
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use oriole_core::{FieldBinding, FieldVault, VaultError};
+use async_trait::async_trait;
+use oriole_core::domain::UserId;
+use oriole_core::{ClearVault, FieldBinding, FieldVault, VaultError};
 use oriole_store_sqlite::{SqliteOptions, SqliteStore};
 use tempfile::TempDir;
 
 /// A vault that makes sealed bytes unreadable as plain text and binds them
 /// to their field: opening under any other binding fails, as it would with
-/// real AEAD. Not encryption; it only proves the store routes every
-/// personal field through the vault with the right binding.
+/// real AEAD. Not encryption; it shows in the clear which binding the store
+/// passed for each field.
 #[derive(Debug, Default)]
 pub struct ScramblingVault;
 
@@ -23,23 +27,49 @@ fn tag(field: &FieldBinding<'_>) -> Vec<u8> {
     .into_bytes()
 }
 
+#[async_trait]
 impl FieldVault for ScramblingVault {
-    fn seal(&self, field: FieldBinding<'_>, plain: &[u8]) -> Result<Vec<u8>, VaultError> {
+    async fn seal(&self, field: FieldBinding<'_>, plain: &[u8]) -> Result<Vec<u8>, VaultError> {
         let mut out = tag(&field);
         out.extend(plain.iter().rev().map(|b| b ^ 0x5a));
         Ok(out)
     }
 
-    fn open(&self, field: FieldBinding<'_>, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
+    async fn open(&self, field: FieldBinding<'_>, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
         let body = sealed
             .strip_prefix(tag(&field).as_slice())
-            .ok_or_else(|| VaultError("sealed under another binding".into()))?;
+            .ok_or(VaultError::Integrity)?;
         Ok(body.iter().rev().map(|b| b ^ 0x5a).collect())
+    }
+
+    fn blind_index(&self, column: &'static str, normalised: &str) -> String {
+        ClearVault.blind_index(column, normalised)
+    }
+
+    async fn shred(&self, _owner: UserId) -> Result<(), VaultError> {
+        Ok(())
     }
 }
 
+/// `DATA` inside a temp dir.
+pub fn data_dir(dir: &TempDir) -> PathBuf {
+    dir.path().join("data")
+}
+
+pub fn keys_dir(data: &Path) -> PathBuf {
+    data.join("keys")
+}
+
+pub fn db_path(data: &Path) -> PathBuf {
+    data.join("oriole.db")
+}
+
 pub async fn open(dir: &TempDir, opts: SqliteOptions) -> SqliteStore {
-    SqliteStore::open(&dir.path().join("data").join("oriole.db"), opts)
+    open_at(&data_dir(dir), opts).await
+}
+
+pub async fn open_at(data: &Path, opts: SqliteOptions) -> SqliteStore {
+    SqliteStore::open(&db_path(data), opts)
         .await
         .expect("open the store")
 }

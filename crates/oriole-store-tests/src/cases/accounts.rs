@@ -59,6 +59,93 @@ pub async fn users_duplicate_username_conflicts<S: Store>(store: S) {
     assert_eq!(found.map(|u| u.id), Some(first));
 }
 
+/// Users are found by phone and by email (in any letter case); unknown
+/// values and users without them find nothing.
+pub async fn users_find_by_phone_and_email<S: Store>(store: S) {
+    let alice = NewUser {
+        phone: Some(Phone::parse("+14155550100").expect("phone")),
+        email: Some(Email::parse("Alice.Smith@example.org").expect("email")),
+        ..new_user("alice")
+    };
+    store.create_user(alice.clone()).await.expect("create");
+    let bob = NewUser {
+        phone: Some(Phone::parse("+14155550101").expect("phone")),
+        ..new_user("bob")
+    };
+    store.create_user(bob.clone()).await.expect("create");
+    user(&store, "carol").await;
+
+    let by_phone = store
+        .user_by_phone(&Phone::parse("+1 415 555 0100").expect("phone"))
+        .await
+        .expect("lookup");
+    assert_user(&by_phone.expect("alice by phone"), &alice);
+    let by_phone = store
+        .user_by_phone(&Phone::parse("+14155550101").expect("phone"))
+        .await
+        .expect("lookup");
+    assert_user(&by_phone.expect("bob by phone"), &bob);
+    for email in ["Alice.Smith@example.org", "alice.smith@EXAMPLE.org"] {
+        let by_email = store
+            .user_by_email(&Email::parse(email).expect("email"))
+            .await
+            .expect("lookup");
+        assert_user(&by_email.expect("alice by email"), &alice);
+    }
+
+    let nobody = store
+        .user_by_phone(&Phone::parse("+14155550199").expect("phone"))
+        .await
+        .expect("lookup");
+    assert!(nobody.is_none());
+    let nobody = store
+        .user_by_email(&Email::parse("bob@example.org").expect("email"))
+        .await
+        .expect("lookup");
+    assert!(nobody.is_none());
+}
+
+/// A phone or email already in use is a `Conflict` naming the field (and
+/// never its value); the first account keeps it. Any number of accounts
+/// may have none.
+pub async fn users_duplicate_phone_or_email_conflicts<S: Store>(store: S) {
+    let alice = NewUser {
+        phone: Some(Phone::parse("+14155550100").expect("phone")),
+        email: Some(Email::parse("alice@example.org").expect("email")),
+        ..new_user("alice")
+    };
+    store.create_user(alice.clone()).await.expect("create");
+    user(&store, "carol").await;
+    user(&store, "dave").await;
+
+    let same_phone = NewUser {
+        phone: alice.phone.clone(),
+        ..new_user("bob")
+    };
+    match store.create_user(same_phone).await {
+        Err(StoreError::Conflict(m)) => assert_eq!(m, "phone already in use"),
+        other => panic!("expected a phone conflict, got {other:?}"),
+    }
+    let same_email = NewUser {
+        email: Some(Email::parse("ALICE@example.org").expect("email")),
+        ..new_user("bob")
+    };
+    match store.create_user(same_email).await {
+        Err(StoreError::Conflict(m)) => assert_eq!(m, "email already in use"),
+        other => panic!("expected an email conflict, got {other:?}"),
+    }
+    assert!(store
+        .user_by_name(&username("bob"))
+        .await
+        .expect("lookup")
+        .is_none());
+    let owner = store
+        .user_by_phone(alice.phone.as_ref().expect("phone"))
+        .await
+        .expect("lookup");
+    assert_eq!(owner.map(|u| u.id), Some(alice.id));
+}
+
 /// A device's token resolves to its session; devices list oldest first
 /// with the reported labels and IP.
 pub async fn devices_resolve_sessions<S: Store>(store: S) {
