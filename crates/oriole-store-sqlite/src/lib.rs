@@ -5,10 +5,19 @@
 //! SQLite's lock and failing with `SQLITE_BUSY`; reads use a separate pool
 //! of `query_only` connections, which WAL lets run beside the writer. Personal
 //! fields pass through the configured [`FieldVault`] (see `personal.rs`).
+//!
+//! The keys for encryption at rest live apart, in `DATA/keys/` (see
+//! [`keystore`]): a [`SqliteKeyStore`] for the wrapped data keys, the KEK
+//! loading, the directory lock and KEK rotation.
 
 mod error;
+pub mod keystore;
 mod personal;
 mod store;
+
+pub use keystore::{
+    load_kek, lock_keys_dir, rotate_kek, KekSource, KeysDirLock, KeysError, SqliteKeyStore,
+};
 
 use std::fmt;
 use std::path::Path;

@@ -1,6 +1,5 @@
 //! The Store conformance suite on SqliteStore, once with the clear vault
-//! (today's default) and once with a vault that scrambles and binds every
-//! personal field.
+//! and once encrypting with the key vault (per-user keys on `DATA/keys`).
 
 mod common;
 
@@ -8,6 +7,6 @@ mod clear {
     oriole_store_tests::store_conformance!(crate::common::fresh);
 }
 
-mod sealed {
-    oriole_store_tests::store_conformance!(crate::common::fresh_scrambled);
+mod keyed {
+    oriole_store_tests::store_conformance!(crate::common::fresh_keyed);
 }
