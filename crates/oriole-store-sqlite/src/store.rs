@@ -187,9 +187,7 @@ impl SqliteStore {
             recalled: recalled_at.is_some(),
         })
     }
-}
 
-impl SqliteStore {
     async fn user_opt(&self, row: Option<SqliteRow>) -> StoreResult<Option<UserRecord>> {
         match row {
             Some(row) => Ok(Some(self.user(&row).await?)),
