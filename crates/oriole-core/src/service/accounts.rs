@@ -26,7 +26,7 @@ fn optional<T>(
 
 impl<S: Store> Oriole<S> {
     /// Create an account and log it in on the registering device.
-    #[tracing::instrument(skip_all, fields(username = %req.username))]
+    #[tracing::instrument(skip_all)]
     pub async fn register(
         &self,
         req: RegisterRequest,
@@ -62,7 +62,7 @@ impl<S: Store> Oriole<S> {
     }
 
     /// Log in with a password, creating a new device session.
-    #[tracing::instrument(skip_all, fields(username = %req.username))]
+    #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
         req: LoginRequest,
