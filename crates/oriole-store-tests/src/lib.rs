@@ -1,7 +1,7 @@
 //! The conformance suite every [`Store`](oriole_core::Store) backend must
 //! pass. A backend's test crate runs it with one line:
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh() -> (MyStore, tempfile::TempDir) { /* a new, empty store */ }
 //! oriole_store_tests::store_conformance!(fresh);
 //! ```

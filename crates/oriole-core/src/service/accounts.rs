@@ -24,9 +24,19 @@ fn optional<T>(
     }
 }
 
+/// The device model and OS version a client reports at login.
+type DeviceLabels = (Option<DeviceLabel>, Option<DeviceLabel>);
+
+fn device_labels(model: Option<&str>, os: Option<&str>) -> ServiceResult<DeviceLabels> {
+    Ok((
+        optional(model, |s| DeviceLabel::parse(s, "device model"))?,
+        optional(os, |s| DeviceLabel::parse(s, "OS version"))?,
+    ))
+}
+
 impl<S: Store> Oriole<S> {
     /// Create an account and log it in on the registering device.
-    #[tracing::instrument(skip_all, fields(username = %req.username))]
+    #[tracing::instrument(skip_all)]
     pub async fn register(
         &self,
         req: RegisterRequest,
@@ -36,12 +46,7 @@ impl<S: Store> Oriole<S> {
         let password = Password::parse(&req.password)?;
         let phone = optional(req.phone.as_deref(), Phone::parse)?;
         let email = optional(req.email.as_deref(), Email::parse)?;
-        let model = optional(req.device_model.as_deref(), |s| {
-            DeviceLabel::parse(s, "device model")
-        })?;
-        let os = optional(req.os_version.as_deref(), |s| {
-            DeviceLabel::parse(s, "OS version")
-        })?;
+        let (model, os) = device_labels(req.device_model.as_deref(), req.os_version.as_deref())?;
         if self.store.user_by_name(&username).await?.is_some() {
             return Err(ServiceError::new(ErrorCode::Conflict, "username is taken"));
         }
@@ -62,7 +67,7 @@ impl<S: Store> Oriole<S> {
     }
 
     /// Log in with a password, creating a new device session.
-    #[tracing::instrument(skip_all, fields(username = %req.username))]
+    #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
         req: LoginRequest,
@@ -81,12 +86,7 @@ impl<S: Store> Oriole<S> {
                 return Err(ServiceError::rate_limited(wait));
             }
         }
-        let model = optional(req.device_model.as_deref(), |s| {
-            DeviceLabel::parse(s, "device model")
-        })?;
-        let os = optional(req.os_version.as_deref(), |s| {
-            DeviceLabel::parse(s, "OS version")
-        })?;
+        let (model, os) = device_labels(req.device_model.as_deref(), req.os_version.as_deref())?;
         let user = self.store.user_by_name(&username).await?;
         // Verify against a dummy hash for unknown users so timing does not
         // reveal which usernames exist.

@@ -3,9 +3,11 @@
 use oriole_proto::{ErrorCode, EventKind, InboxEvent, ReceiptKind, SendAck, SendMessage, SyncPage};
 
 use super::{Caller, Oriole};
-use crate::domain::{GroupId, IdempotencyKey, InboxSeq, MessageBody, MessageId, UserId, Username};
+use crate::domain::{
+    GroupId, IdempotencyKey, InboxSeq, MessageBody, MessageId, Timestamp, UserId, Username,
+};
 use crate::error::{ServiceError, ServiceResult};
-use crate::store::{Appended, Conversation, NewMessage, Store};
+use crate::store::{Appended, Conversation, MessageRecord, NewMessage, Store};
 
 impl<S: Store> Oriole<S> {
     /// Store a message durably in every recipient's inbox (and the sender's),
@@ -177,30 +179,18 @@ impl<S: Store> Oriole<S> {
                 "receipts are for messages sent by others",
             ));
         }
-        let (to, group) = self.conversation_labels(msg.conversation).await?;
         let now = self.clock.now();
         if let Some((sender, seq)) = self
             .store
             .record_receipt(id, caller.user_id, kind, now)
             .await?
         {
-            self.fanout.deliver(
-                sender,
-                InboxEvent {
-                    seq: seq.0,
-                    kind: EventKind::Receipt,
-                    id: id.to_string(),
-                    from: Some(caller.username.to_string()),
-                    to: to.clone(),
-                    group: group.clone(),
-                    text: None,
-                    payload: None,
-                    sent_at: msg.sent_at.0,
-                    at: now.0,
-                    receipt: Some(kind),
-                    recalled: msg.recalled_at.is_some(),
-                },
-            );
+            let mut event = self
+                .event_about(&msg, EventKind::Receipt, &caller.username, now)
+                .await?;
+            event.seq = seq.0;
+            event.receipt = Some(kind);
+            self.fanout.deliver(sender, event);
         }
         Ok(())
     }
@@ -230,36 +220,28 @@ impl<S: Store> Oriole<S> {
                 ),
             ));
         }
-        let (to, group) = self.conversation_labels(msg.conversation).await?;
         let entries = self.store.recall_message(id, caller.user_id, now).await?;
+        let mut event = self
+            .event_about(&msg, EventKind::Recall, &caller.username, now)
+            .await?;
+        event.recalled = true;
         for (user, seq) in entries {
-            self.fanout.deliver(
-                user,
-                InboxEvent {
-                    seq: seq.0,
-                    kind: EventKind::Recall,
-                    id: id.to_string(),
-                    from: Some(caller.username.to_string()),
-                    to: to.clone(),
-                    group: group.clone(),
-                    text: None,
-                    payload: None,
-                    sent_at: msg.sent_at.0,
-                    at: now.0,
-                    receipt: None,
-                    recalled: true,
-                },
-            );
+            event.seq = seq.0;
+            self.fanout.deliver(user, event.clone());
         }
         Ok(())
     }
 
-    /// The `to` and `group` fields of events about a message in `conv`.
-    async fn conversation_labels(
+    /// An event of `kind` by `actor` about a stored message, without
+    /// content (only `message` events carry text) and with seq 0.
+    async fn event_about(
         &self,
-        conv: Conversation,
-    ) -> ServiceResult<(Option<String>, Option<String>)> {
-        Ok(match conv {
+        msg: &MessageRecord,
+        kind: EventKind,
+        actor: &Username,
+        at: Timestamp,
+    ) -> ServiceResult<InboxEvent> {
+        let (to, group) = match msg.conversation {
             Conversation::Group(g) => (None, Some(g.to_string())),
             Conversation::Direct(u) => (
                 self.store
@@ -268,6 +250,20 @@ impl<S: Store> Oriole<S> {
                     .map(|u| u.username.to_string()),
                 None,
             ),
+        };
+        Ok(InboxEvent {
+            seq: 0,
+            kind,
+            id: msg.id.to_string(),
+            from: Some(actor.to_string()),
+            to,
+            group,
+            text: None,
+            payload: None,
+            sent_at: msg.sent_at.0,
+            at: at.0,
+            receipt: None,
+            recalled: msg.recalled_at.is_some(),
         })
     }
 }

@@ -1,0 +1,247 @@
+//! The in-process live-delivery hub: which devices of which user have a
+//! WebSocket open, and a bounded queue to each. Implements the core's
+//! [`Fanout`] port for a single node.
+//!
+//! Delivery never blocks a sender: when a connection's queue is full the
+//! event is dropped and the connection is marked as lagging, and it then
+//! re-reads what it missed from the store (the inbox is the truth).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use oriole_core::domain::{DeviceId, UserId};
+use oriole_core::Fanout;
+use oriole_proto::InboxEvent;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+type ConnId = u64;
+
+/// The hub's side of one connection.
+struct Outlet {
+    device: DeviceId,
+    events: mpsc::Sender<InboxEvent>,
+    lagging: Arc<AtomicBool>,
+    revoked: CancellationToken,
+}
+
+#[derive(Default)]
+struct Registry {
+    by_user: HashMap<UserId, HashMap<ConnId, Outlet>>,
+    by_device: HashMap<DeviceId, HashSet<(UserId, ConnId)>>,
+}
+
+pub struct Hub {
+    registry: Mutex<Registry>,
+    queue_len: usize,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("connections", &self.connection_count())
+            .finish()
+    }
+}
+
+impl Hub {
+    /// A hub that queues at most `queue_len` events per connection.
+    pub fn new(queue_len: usize) -> Arc<Hub> {
+        Arc::new(Hub {
+            registry: Mutex::new(Registry::default()),
+            queue_len: queue_len.max(1),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        // A panic while holding the lock leaves the maps consistent (every
+        // mutation is a single insert or remove), so poisoning is ignored.
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Start receiving `user`'s inbox events on a connection of `device`.
+    /// Dropping the returned [`Subscription`] unregisters it.
+    pub fn register(self: &Arc<Self>, user: UserId, device: DeviceId) -> Subscription {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(self.queue_len);
+        let lagging = Arc::new(AtomicBool::new(false));
+        let revoked = CancellationToken::new();
+        let mut registry = self.registry();
+        registry.by_user.entry(user).or_default().insert(
+            id,
+            Outlet {
+                device,
+                events: tx,
+                lagging: lagging.clone(),
+                revoked: revoked.clone(),
+            },
+        );
+        registry
+            .by_device
+            .entry(device)
+            .or_default()
+            .insert((user, id));
+        Subscription {
+            hub: self.clone(),
+            id,
+            user,
+            device,
+            events: rx,
+            lagging,
+            revoked,
+        }
+    }
+
+    fn unregister(&self, user: UserId, device: DeviceId, id: ConnId) {
+        let mut registry = self.registry();
+        if let Some(conns) = registry.by_user.get_mut(&user) {
+            conns.remove(&id);
+            if conns.is_empty() {
+                registry.by_user.remove(&user);
+            }
+        }
+        if let Some(conns) = registry.by_device.get_mut(&device) {
+            conns.remove(&(user, id));
+            if conns.is_empty() {
+                registry.by_device.remove(&device);
+            }
+        }
+    }
+
+    /// Open connections, all users together.
+    pub fn connection_count(&self) -> usize {
+        self.registry().by_user.values().map(HashMap::len).sum()
+    }
+}
+
+impl Fanout for Hub {
+    fn deliver(&self, user: UserId, event: InboxEvent) {
+        let registry = self.registry();
+        let Some(conns) = registry.by_user.get(&user) else {
+            return;
+        };
+        for outlet in conns.values() {
+            match outlet.events.try_send(event.clone()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    outlet.lagging.store(true, Ordering::Release);
+                }
+                // The connection is ending; it unregisters itself.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+
+    fn disconnect_device(&self, device: DeviceId) {
+        let registry = self.registry();
+        let Some(conns) = registry.by_device.get(&device) else {
+            return;
+        };
+        for (user, id) in conns {
+            if let Some(outlet) = registry.by_user.get(user).and_then(|c| c.get(id)) {
+                debug_assert_eq!(outlet.device, device);
+                outlet.revoked.cancel();
+            }
+        }
+    }
+}
+
+/// A connection's side: its queue of live events, its lagging mark and its
+/// revocation signal.
+pub struct Subscription {
+    hub: Arc<Hub>,
+    id: ConnId,
+    user: UserId,
+    device: DeviceId,
+    pub events: mpsc::Receiver<InboxEvent>,
+    lagging: Arc<AtomicBool>,
+    pub revoked: CancellationToken,
+}
+
+impl Subscription {
+    /// Whether events were dropped since the last call (the queue was full).
+    pub fn take_lagging(&self) -> bool {
+        self.lagging.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.unregister(self.user, self.device, self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oriole_proto::EventKind;
+
+    fn event(seq: u64) -> InboxEvent {
+        InboxEvent {
+            seq,
+            kind: EventKind::Message,
+            id: format!("m{seq}"),
+            from: Some("alice".into()),
+            to: Some("bob".into()),
+            group: None,
+            text: Some("hi".into()),
+            payload: None,
+            sent_at: 1,
+            at: 1,
+            receipt: None,
+            recalled: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn delivers_to_every_connection_of_the_user_only() {
+        let hub = Hub::new(8);
+        let (alice, bob) = (UserId::generate(), UserId::generate());
+        let mut a1 = hub.register(alice, DeviceId::generate());
+        let mut a2 = hub.register(alice, DeviceId::generate());
+        let mut b = hub.register(bob, DeviceId::generate());
+        hub.deliver(alice, event(1));
+        assert_eq!(a1.events.recv().await.map(|e| e.seq), Some(1));
+        assert_eq!(a2.events.recv().await.map(|e| e.seq), Some(1));
+        assert!(b.events.try_recv().is_err());
+        assert_eq!(hub.connection_count(), 3);
+        drop(a1);
+        drop(a2);
+        drop(b);
+        assert_eq!(hub.connection_count(), 0);
+        hub.deliver(alice, event(2));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_marks_the_connection_lagging() {
+        let hub = Hub::new(2);
+        let user = UserId::generate();
+        let mut sub = hub.register(user, DeviceId::generate());
+        for seq in 1..=5 {
+            hub.deliver(user, event(seq));
+        }
+        assert!(sub.take_lagging());
+        assert!(!sub.take_lagging(), "the mark is taken once");
+        assert_eq!(sub.events.recv().await.map(|e| e.seq), Some(1));
+        assert_eq!(sub.events.recv().await.map(|e| e.seq), Some(2));
+        assert!(sub.events.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn disconnect_device_signals_only_that_device() {
+        let hub = Hub::new(2);
+        let user = UserId::generate();
+        let (phone, laptop) = (DeviceId::generate(), DeviceId::generate());
+        let p1 = hub.register(user, phone);
+        let p2 = hub.register(user, phone);
+        let l = hub.register(user, laptop);
+        hub.disconnect_device(phone);
+        assert!(p1.revoked.is_cancelled());
+        assert!(p2.revoked.is_cancelled());
+        assert!(!l.revoked.is_cancelled());
+        hub.disconnect_device(DeviceId::generate());
+    }
+}

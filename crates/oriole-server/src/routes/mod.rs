@@ -1,0 +1,71 @@
+//! The REST routes under `/v1` and the router that joins them with the
+//! WebSocket endpoint and the middleware stack.
+
+pub mod accounts;
+pub mod groups;
+pub mod messages;
+pub mod meta;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use oriole_core::Store;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+
+use crate::middleware;
+use crate::state::SharedState;
+use crate::ws;
+
+/// The whole application for one store backend.
+pub fn router<S: Store>(state: SharedState<S>) -> Router {
+    let timeout = state.settings.request_timeout();
+    let rest = Router::new()
+        .route("/v1/accounts", post(accounts::register::<S>))
+        .route("/v1/sessions", post(accounts::login::<S>))
+        .route("/v1/sessions/current", delete(accounts::logout::<S>))
+        .route("/v1/me", get(accounts::me::<S>))
+        .route("/v1/devices", get(accounts::devices::<S>))
+        .route(
+            "/v1/devices/{device_id}",
+            delete(accounts::revoke_device::<S>),
+        )
+        .route("/v1/messages", post(messages::send::<S>))
+        .route("/v1/sync", get(messages::sync::<S>))
+        .route("/v1/messages/{id}/receipts", post(messages::receipt::<S>))
+        .route("/v1/messages/{id}/recall", post(messages::recall::<S>))
+        .route(
+            "/v1/groups",
+            post(groups::create::<S>).get(groups::list::<S>),
+        )
+        .route(
+            "/v1/groups/{id}",
+            get(groups::get::<S>).patch(groups::update::<S>),
+        )
+        .route(
+            "/v1/groups/{id}/members",
+            get(groups::members::<S>).post(groups::add_member::<S>),
+        )
+        .route(
+            "/v1/groups/{id}/members/{username}",
+            delete(groups::remove_member::<S>),
+        )
+        .route("/v1/groups/{id}/leave", post(groups::leave::<S>))
+        .route("/v1/groups/{id}/messages", get(groups::history::<S>))
+        .route("/v1/health", get(meta::health))
+        .route("/v1/openapi.json", get(meta::openapi))
+        // REST only: a WebSocket session outlives its upgrade request.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(RequestBodyTimeoutLayer::new(timeout));
+    let realtime = Router::new().route("/v1/ws", get(ws::upgrade::<S>));
+    let app = rest
+        .merge(realtime)
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::not_found)
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes()))
+        .with_state(state);
+    middleware::wrap(app)
+}

@@ -1,0 +1,393 @@
+//! One WebSocket session: a task that owns the socket, answers client
+//! frames, and streams the user's inbox in seq order without gaps or
+//! duplicates.
+//!
+//! The stream keeps a cursor, `delivered` (the last seq sent). A live event
+//! from the hub with seq `delivered + 1` is sent at once; one at or below
+//! the cursor was already sent and is dropped; one further ahead means
+//! events are missing (not yet pushed, or dropped while the queue was
+//! full), so the session reads the store after its cursor, page by page,
+//! before taking live events again.
+//!
+//! Until the client subscribes, the connection is a live feed from the
+//! head at `hello`, and the sender's own copy of a message sent on this
+//! connection is not echoed: its `ack` already stands for it. After
+//! `subscribe` the stream is the exact inbox, own copies included.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use oriole_core::{Caller, ServiceError, Store};
+use oriole_proto::close_code::{GOING_AWAY, PROTOCOL_VIOLATION, REVOKED, TOO_BIG};
+use oriole_proto::{ClientFrame, InboxEvent, ServerFrame, SyncPage, PROTOCOL_VERSION};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::{timeout, Instant, MissedTickBehavior};
+
+use super::frames;
+use crate::hub::Subscription;
+use crate::state::SharedState;
+
+/// Events read from the store per page while catching up.
+const CATCH_UP_PAGE: u32 = 256;
+/// How long closing may wait for the peer's close reply.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// After refusing an oversized frame the rest of it is not read; the socket
+/// is kept this long so the client can read the close frame before the
+/// connection is reset.
+const TOO_BIG_LINGER: Duration = Duration::from_millis(500);
+/// WebSocket close code for a server fault.
+const INTERNAL_ERROR: u16 = 1011;
+
+/// How a session ends.
+#[derive(Debug)]
+enum End {
+    /// The socket failed or is gone: nothing more can be sent.
+    Gone,
+    /// The client sent a close frame; the reply goes out as the socket drains.
+    PeerClosed,
+    /// The server closes with this code.
+    Close(u16, &'static str),
+    /// A frame over the limit: close with 1009 without reading the rest.
+    TooBig,
+}
+
+/// Run a session on an upgraded socket until it ends.
+pub async fn run<S: Store>(
+    state: SharedState<S>,
+    socket: WebSocket,
+    caller: Caller,
+    token: SecretString,
+    _permit: OwnedSemaphorePermit,
+) {
+    let subscription = state.hub.register(caller.user_id, caller.device_id);
+    let mut session = Session {
+        state,
+        socket,
+        caller,
+        subscription,
+        delivered: 0,
+        catching_up: false,
+        subscribed: false,
+        acked: BTreeSet::new(),
+        last_heard: Instant::now(),
+        awaiting_pong: false,
+    };
+    let end = match session.open(token).await {
+        Ok(()) => session.serve().await,
+        Err(end) => end,
+    };
+    tracing::debug!(?end, "websocket session ends");
+    session.finish(end).await;
+}
+
+struct Session<S: Store> {
+    state: SharedState<S>,
+    socket: WebSocket,
+    caller: Caller,
+    subscription: Subscription,
+    /// The last inbox seq sent on this connection.
+    delivered: u64,
+    /// Events after `delivered` are waiting in the store.
+    catching_up: bool,
+    /// Whether the client asked for the exact inbox with `subscribe`.
+    subscribed: bool,
+    /// Before `subscribe`: seqs of own copies answered by an `ack` on this
+    /// connection, passed over instead of sent.
+    acked: BTreeSet<u64>,
+    last_heard: Instant,
+    awaiting_pong: bool,
+}
+
+impl<S: Store> Session<S> {
+    /// Check the token again now that revocations reach this connection (a
+    /// revocation between the upgrade and the registration would otherwise
+    /// be missed), then say hello.
+    async fn open(&mut self, token: SecretString) -> Result<(), End> {
+        match self.state.oriole.authenticate(token.expose_secret()).await {
+            Ok(_) => {}
+            Err(e) if e.code == oriole_proto::ErrorCode::Unauthorized => {
+                return Err(End::Close(REVOKED, "device revoked"))
+            }
+            Err(_) => return Err(End::Close(INTERNAL_ERROR, "internal error")),
+        }
+        drop(token);
+        let head = self
+            .state
+            .oriole
+            .inbox_head(self.caller.user_id)
+            .await
+            .map_err(|_| End::Close(INTERNAL_ERROR, "internal error"))?;
+        // Without `subscribe`, live events after the head at hello.
+        self.delivered = head;
+        self.send(&ServerFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            user_id: self.caller.user_id.to_string(),
+            username: self.caller.username.to_string(),
+            device_id: self.caller.device_id.to_string(),
+            head,
+        })
+        .await
+    }
+
+    async fn serve(&mut self) -> End {
+        let shutdown = self.state.sessions.shutdown.clone();
+        let ping_every = self.state.settings.ws_ping_interval();
+        let mut ticker = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let step = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => Err(End::Close(GOING_AWAY, "server shutting down")),
+                () = self.subscription.revoked.cancelled() => Err(End::Close(REVOKED, "device revoked")),
+                page = self.state.oriole.events_after(self.caller.user_id, self.delivered, CATCH_UP_PAGE),
+                    if self.catching_up => self.on_page(page).await,
+                incoming = self.socket.recv() => self.on_incoming(incoming).await,
+                // While catching up the queue waits: the store has its events.
+                Some(event) = self.subscription.events.recv(), if !self.catching_up => self.on_live(event).await,
+                _ = ticker.tick() => self.on_tick(ping_every).await,
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    async fn on_incoming(
+        &mut self,
+        incoming: Option<Result<Message, axum::Error>>,
+    ) -> Result<(), End> {
+        let message = match incoming {
+            None => return Err(End::Gone),
+            Some(Err(e)) => return Err(classify(e)),
+            Some(Ok(message)) => message,
+        };
+        self.last_heard = Instant::now();
+        self.awaiting_pong = false;
+        match message {
+            Message::Text(text) => {
+                let answer = match frames::parse(text.as_str()) {
+                    Ok(frame) => self.apply(frame).await,
+                    Err(error) => error.into_frame(),
+                };
+                self.send(&answer).await
+            }
+            Message::Binary(_) => Err(End::Close(
+                PROTOCOL_VIOLATION,
+                "binary frames are not part of the protocol",
+            )),
+            // Pings are answered by the socket itself.
+            Message::Ping(_) | Message::Pong(_) => Ok(()),
+            Message::Close(_) => Err(End::PeerClosed),
+        }
+    }
+
+    /// Carry out one client frame; the result is its answer.
+    async fn apply(&mut self, frame: ClientFrame) -> ServerFrame {
+        let oriole = &self.state.oriole;
+        let caller = &self.caller;
+        match frame {
+            ClientFrame::Send { reference, message } => match oriole.send(caller, message).await {
+                // The service returns after the durable commit.
+                Ok(ack) => {
+                    if !self.subscribed && ack.seq > self.delivered {
+                        self.acked.insert(ack.seq);
+                    }
+                    ServerFrame::Ack { reference, ack }
+                }
+                Err(e) => error_frame(reference, e),
+            },
+            ClientFrame::Subscribe { reference, after } => {
+                self.subscribed = true;
+                self.acked.clear();
+                self.delivered = after;
+                self.catching_up = true;
+                ServerFrame::Ok { reference }
+            }
+            ClientFrame::Sync {
+                reference,
+                after,
+                limit,
+            } => match oriole.sync(caller, after, limit).await {
+                Ok(SyncPage { events, next, more }) => ServerFrame::Page {
+                    reference,
+                    events,
+                    next,
+                    more,
+                },
+                Err(e) => error_frame(reference, e),
+            },
+            ClientFrame::Receipt {
+                reference,
+                message_id,
+                kind,
+            } => match oriole.receipt(caller, &message_id, kind).await {
+                Ok(()) => ServerFrame::Ok { reference },
+                Err(e) => error_frame(reference, e),
+            },
+            ClientFrame::Recall {
+                reference,
+                message_id,
+            } => match oriole.recall(caller, &message_id).await {
+                Ok(()) => ServerFrame::Ok { reference },
+                Err(e) => error_frame(reference, e),
+            },
+            ClientFrame::Ping { reference } => ServerFrame::Pong { reference },
+        }
+    }
+
+    /// A live event from the hub.
+    async fn on_live(&mut self, event: InboxEvent) -> Result<(), End> {
+        if self.subscription.take_lagging() {
+            self.catching_up = true;
+        }
+        if event.seq <= self.delivered {
+            return Ok(());
+        }
+        if event.seq == self.delivered + 1 {
+            return self.send_event(event).await;
+        }
+        self.catching_up = true;
+        Ok(())
+    }
+
+    /// One page read from the store after the cursor.
+    async fn on_page(&mut self, page: Result<Vec<InboxEvent>, ServiceError>) -> Result<(), End> {
+        let events = page.map_err(|_| End::Close(INTERNAL_ERROR, "internal error"))?;
+        let full = events.len() >= CATCH_UP_PAGE as usize;
+        for event in events {
+            if event.seq > self.delivered {
+                self.send_event(event).await?;
+            }
+        }
+        if !full {
+            // Caught up, unless events were dropped meanwhile.
+            self.catching_up = self.subscription.take_lagging();
+        }
+        Ok(())
+    }
+
+    async fn send_event(&mut self, event: InboxEvent) -> Result<(), End> {
+        let seq = event.seq;
+        if !self.acked.is_empty() {
+            // Forget what the stream has passed; skip an acked own copy.
+            self.acked = self.acked.split_off(&seq);
+            if self.acked.remove(&seq) {
+                self.delivered = seq;
+                return Ok(());
+            }
+        }
+        self.send(&ServerFrame::Event { event }).await?;
+        self.delivered = seq;
+        Ok(())
+    }
+
+    /// Ping a connection that has been quiet for a whole interval; drop it
+    /// when it stays quiet for another.
+    async fn on_tick(&mut self, interval: Duration) -> Result<(), End> {
+        if self.last_heard.elapsed() < interval {
+            return Ok(());
+        }
+        if self.awaiting_pong {
+            tracing::debug!("websocket peer stopped answering pings");
+            return Err(End::Gone);
+        }
+        self.awaiting_pong = true;
+        self.send_message(Message::Ping(Bytes::from_static(b"oriole")))
+            .await
+    }
+
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
+        let text = serde_json::to_string(frame).map_err(|e| {
+            tracing::error!(error = %e, "could not encode a server frame");
+            End::Close(INTERNAL_ERROR, "internal error")
+        })?;
+        self.send_message(Message::Text(text.into())).await
+    }
+
+    /// Send with a deadline, so a peer that stopped reading cannot hold the
+    /// session (and its shutdown) forever.
+    async fn send_message(&mut self, message: Message) -> Result<(), End> {
+        let deadline = self.state.settings.ws_ping_interval();
+        match timeout(deadline, self.socket.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) | Err(_) => Err(End::Gone),
+        }
+    }
+
+    async fn finish(mut self, end: End) {
+        match end {
+            End::Gone => {}
+            End::PeerClosed => self.drain().await,
+            End::Close(code, reason) => {
+                if self.close(code, reason).await {
+                    self.drain().await;
+                }
+            }
+            End::TooBig => {
+                if self.close(TOO_BIG, "frame too large").await {
+                    let shutdown = self.state.sessions.shutdown.clone();
+                    tokio::select! {
+                        () = tokio::time::sleep(TOO_BIG_LINGER) => {}
+                        () = shutdown.cancelled() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Send a close frame; `false` when the socket is already unusable.
+    async fn close(&mut self, code: u16, reason: &'static str) -> bool {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        matches!(
+            timeout(CLOSE_WAIT, self.socket.send(Message::Close(Some(frame)))).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Read until the peer's close reply (or the end), so the socket closes
+    /// cleanly; bounded in time.
+    async fn drain(&mut self) {
+        let _ = timeout(CLOSE_WAIT, async {
+            while let Some(Ok(_)) = self.socket.recv().await {}
+        })
+        .await;
+    }
+}
+
+fn error_frame(reference: Option<String>, e: ServiceError) -> ServerFrame {
+    ServerFrame::Error {
+        reference,
+        code: e.code,
+        message: e.message,
+        retry_after: e.retry_after,
+    }
+}
+
+/// What a read error means for the session.
+fn classify(error: axum::Error) -> End {
+    use tungstenite::error::ProtocolError;
+    use tungstenite::Error as WsError;
+
+    let inner = error.into_inner();
+    match inner.downcast_ref::<WsError>() {
+        Some(WsError::Capacity(_)) => End::TooBig,
+        Some(
+            WsError::ConnectionClosed
+            | WsError::AlreadyClosed
+            | WsError::Io(_)
+            | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+        ) => End::Gone,
+        Some(WsError::Utf8(_)) => End::Close(PROTOCOL_VIOLATION, "text frame is not valid UTF-8"),
+        Some(_) => End::Close(PROTOCOL_VIOLATION, "protocol violation"),
+        None => {
+            tracing::debug!(error = %inner, "unexpected websocket error");
+            End::Close(PROTOCOL_VIOLATION, "protocol violation")
+        }
+    }
+}

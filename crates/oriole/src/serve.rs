@@ -1,0 +1,166 @@
+//! `oriole serve`: load the settings, prepare the data directory, open the
+//! embedded SQLite store and run the server until SIGINT or SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use oriole_server::{launch_with_listener, Settings, SqliteSynchronous};
+use oriole_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use tokio::signal::unix::{signal, SignalKind};
+
+/// `oriole serve [--data DIR] [--listen ADDR] [--config FILE]
+/// [--tls-cert FILE --tls-key FILE | --self-signed] [--insecure-plaintext]`.
+///
+/// Flags override `ORIOLE_*` variables, which override the config file,
+/// which overrides the defaults (see docs/configuration.md).
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Data directory: the database, and the key store under DIR/keys/
+    /// [default: ./oriole-data]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Address to listen on, HOST:PORT; port 0 picks a free port
+    /// [default: 127.0.0.1:7070]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Configuration file (TOML); see oriole.example.toml
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// TLS certificate chain (PEM)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve TLS with a generated self-signed certificate
+    #[arg(long)]
+    pub self_signed: bool,
+    /// Allow plain HTTP on a non-loopback address (traffic, passwords and
+    /// tokens travel unencrypted)
+    #[arg(long)]
+    pub insecure_plaintext: bool,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    if args.tls_cert.is_some() || args.self_signed {
+        bail!(
+            "TLS not yet supported in this build: --tls-cert/--self-signed are reserved; \
+             serve on a loopback address behind a TLS-terminating proxy for now"
+        );
+    }
+
+    let mut settings = Settings::load(args.config.as_deref())?;
+    if let Some(listen) = args.listen {
+        settings.listen = listen;
+    }
+    if let Some(data) = args.data {
+        settings.data_dir = data;
+    }
+    settings.validate()?;
+
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(settings.listen.as_str())
+        .await
+        .with_context(|| format!("cannot resolve listen address {}", settings.listen))?
+        .collect();
+    if addrs.is_empty() {
+        bail!("listen address {} resolves to nothing", settings.listen);
+    }
+    if let Some(public) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+        if !args.insecure_plaintext {
+            bail!(
+                "refusing to listen on non-loopback address {public} without TLS: \
+                 use --tls-cert FILE --tls-key FILE or --self-signed, \
+                 or --insecure-plaintext to serve plain HTTP anyway"
+            );
+        }
+        eprintln!(
+            "warning: serving plain HTTP on {public} (--insecure-plaintext): \
+             passwords, tokens and messages cross the network unencrypted"
+        );
+    }
+
+    prepare_data_dir(&settings.data_dir)?;
+    let store = SqliteStore::open(
+        &settings.data_dir.join("oriole.db"),
+        SqliteOptions {
+            synchronous: match settings.sqlite.synchronous {
+                SqliteSynchronous::Full => Synchronous::Full,
+                SqliteSynchronous::Normal => Synchronous::Normal,
+            },
+            ..SqliteOptions::default()
+        },
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "cannot open the database in {}",
+            settings.data_dir.display()
+        )
+    })?;
+
+    // Signal handlers before the "listening" line: a script may stop the
+    // server as soon as it has read it.
+    let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = sigterm.recv() => {}
+            _ = sigint.recv() => {}
+        }
+    };
+
+    let listener = tokio::net::TcpListener::bind(addrs.as_slice())
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{local}").context("writing to stdout")?;
+        stdout.flush().context("writing to stdout")?;
+    }
+
+    let result = launch_with_listener(settings, store.clone(), listener, shutdown).await;
+    // Every write has finished; close the pools (checkpoints the WAL).
+    store.close().await;
+    result?;
+    Ok(())
+}
+
+/// Create the data directory (owner-only when new) and its key store
+/// directory `keys/`, which is always owner-only.
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let keys = dir.join("keys");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&keys)
+        .with_context(|| format!("cannot create key store {}", keys.display()))?;
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict key store {}", keys.display()))?;
+    Ok(())
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
