@@ -11,6 +11,7 @@
 //! loading, the directory lock and KEK rotation.
 
 mod error;
+mod group_commit;
 pub mod keystore;
 mod personal;
 mod store;
@@ -31,6 +32,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::group_commit::Appender;
 use crate::personal::PersonalData;
 
 /// How long a connection waits on a lock held by another process.
@@ -111,6 +113,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// `query_only` connections for single-statement reads.
     reader: SqlitePool,
+    /// The group-commit queue for message appends (on `writer`).
+    appender: Appender,
     personal: PersonalData,
 }
 
@@ -168,10 +172,22 @@ impl SqliteStore {
 
         tracing::debug!("sqlite store open");
         Ok(SqliteStore {
+            appender: Appender::start(writer.clone()),
             writer,
             reader,
             personal: PersonalData::new(opts.vault),
         })
+    }
+
+    /// Message appends committed so far, and the transactions (fsyncs)
+    /// they took: group commit puts many appends in one transaction.
+    pub fn append_commit_stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering;
+        let stats = &self.appender.stats;
+        (
+            stats.appends.load(Ordering::Relaxed),
+            stats.batches.load(Ordering::Relaxed),
+        )
     }
 
     /// Copy the WAL into the database file and close every connection,

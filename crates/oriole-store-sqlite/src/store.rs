@@ -1,7 +1,5 @@
 //! `impl Store for SqliteStore`: the queries, and decoding rows into records.
 
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use oriole_core::domain::{
     DeviceId, DeviceLabel, Email, GroupId, GroupName, InboxSeq, MessageId, Phone, Timestamp,
@@ -17,6 +15,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use crate::error::{col, db, parse_stored, to_i64, to_u64, unique_violation_column};
+use crate::group_commit::SealedAppend;
 use crate::personal::PersonalField;
 use crate::SqliteStore;
 
@@ -54,7 +53,7 @@ const GROUP_HISTORY: &str = "\
 
 /// The message a sender already sent with an idempotency key, and the
 /// sender's seq for it.
-const ORIGINAL_SEND: &str = "\
+pub(crate) const ORIGINAL_SEND: &str = "\
     SELECT m.id, m.sent_at, i.seq FROM messages m \
     LEFT JOIN inbox i \
       ON i.message_id = m.id AND i.user_id = m.sender_id AND i.kind = 'message' \
@@ -277,19 +276,19 @@ fn group_role(raw: &str) -> StoreResult<GroupRole> {
 }
 
 /// One new inbox entry, inside the caller's write transaction.
-struct NewEvent<'a> {
-    user: UserId,
-    kind: EventKind,
-    message_id: &'a str,
-    actor: UserId,
-    receipt: Option<ReceiptKind>,
-    at: Timestamp,
+pub(crate) struct NewEvent<'a> {
+    pub user: UserId,
+    pub kind: EventKind,
+    pub message_id: &'a str,
+    pub actor: UserId,
+    pub receipt: Option<ReceiptKind>,
+    pub at: Timestamp,
 }
 
 /// Append an entry to a user's inbox: bump the head, insert at the new seq.
 /// The single writer and the enclosing transaction make seqs gap-free and
 /// strictly increasing per user.
-async fn push_event(
+pub(crate) async fn push_event(
     conn: &mut SqliteConnection,
     event: NewEvent<'_>,
     op: &'static str,
@@ -528,9 +527,7 @@ impl Store for SqliteStore {
         msg: NewMessage,
         recipients: &[UserId],
     ) -> StoreResult<Appended> {
-        const OP: &str = "append message";
         let id = msg.id.to_string();
-        let sender = msg.sender.to_string();
         // Sealed before taking the writer, so the vault's work does not hold
         // up the write queue.
         let text = self
@@ -556,63 +553,19 @@ impl Store for SqliteStore {
             Conversation::Group(g) => (None, Some(g.to_string())),
         };
 
-        let mut tx = self.begin_write(OP).await?;
-        if let Some(key) = &msg.idempotency_key {
-            let original = sqlx::query(ORIGINAL_SEND)
-                .bind(&sender)
-                .bind(key.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db(OP))?;
-            if let Some(row) = original {
-                tx.rollback().await.map_err(db(OP))?;
-                let seq: Option<i64> = col(&row, "seq")?;
-                return Ok(Appended::Duplicate {
-                    message_id: parse_stored(&col::<String>(&row, "id")?, "message id")?,
-                    sent_at: Timestamp(col(&row, "sent_at")?),
-                    sender_seq: InboxSeq(seq.map_or(Ok(0), |s| to_u64(s, "inbox seq"))?),
-                });
-            }
-        }
-        sqlx::query(
-            "INSERT INTO messages \
-             (id, sender_id, recipient_user_id, group_id, text, payload, sent_at, idempotency_key) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(&id)
-        .bind(&sender)
-        .bind(recipient)
-        .bind(group)
-        .bind(text)
-        .bind(payload)
-        .bind(msg.sent_at.millis())
-        .bind(msg.idempotency_key.as_ref().map(|k| k.as_str()))
-        .execute(&mut *tx)
-        .await
-        .map_err(db(OP))?;
-
-        let mut seen = HashSet::with_capacity(recipients.len());
-        let mut seqs = Vec::with_capacity(recipients.len());
-        for &user in recipients {
-            if !seen.insert(user) {
-                continue;
-            }
-            let event = NewEvent {
-                user,
-                kind: EventKind::Message,
-                message_id: &id,
-                actor: msg.sender,
-                receipt: None,
-                at: msg.sent_at,
-            };
-            seqs.push((user, push_event(&mut tx, event, OP).await?));
-        }
-        tx.commit().await.map_err(db(OP))?;
-        Ok(Appended::New {
-            message_id: msg.id,
-            sent_at: msg.sent_at,
-            seqs,
-        })
+        self.appender
+            .append(SealedAppend {
+                id: msg.id,
+                sender: msg.sender,
+                recipient,
+                group,
+                text,
+                payload,
+                sent_at: msg.sent_at,
+                idempotency_key: msg.idempotency_key.map(|k| k.as_str().to_owned()),
+                recipients: recipients.to_vec(),
+            })
+            .await
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRecord>> {

@@ -247,3 +247,63 @@ async fn recalled_content_is_erased_from_the_files() {
     assert_eq!((text, payload), (None, None));
     conn.close().await.expect("close");
 }
+
+/// Concurrent appends share transactions (group commit), and an append
+/// that fails inside a shared transaction fails alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_are_group_committed_and_fail_alone() {
+    let dir = TempDir::new().expect("temp dir");
+    let store = oriole_store_sqlite::SqliteStore::open(&db_path(&dir), SqliteOptions::default())
+        .await
+        .expect("open");
+    let (alice, bob, _) = populate(&store).await;
+    let (before, _) = store.append_commit_stats();
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(200));
+    let mut tasks = Vec::new();
+    for i in 0..200u32 {
+        let store = store.clone();
+        let start = start.clone();
+        tasks.push(tokio::spawn(async move {
+            // Every third append names a recipient that does not exist.
+            let to = if i % 3 == 0 { UserId::generate() } else { bob };
+            let msg = NewMessage {
+                id: MessageId::generate(),
+                sender: alice,
+                conversation: Conversation::Direct(to),
+                body: MessageBody::parse(Some(format!("n{i}")), None, 1024).expect("body"),
+                sent_at: Timestamp(10 + i64::from(i)),
+                idempotency_key: None,
+            };
+            start.wait().await;
+            (i, store.append_message(msg, &[alice, to]).await)
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (i, result) = t.await.expect("task");
+        if i % 3 == 0 {
+            assert!(result.is_err(), "append {i} to a missing user must fail");
+        } else {
+            assert!(
+                matches!(result, Ok(Appended::New { .. })),
+                "append {i}: {result:?}"
+            );
+            ok += 1;
+        }
+    }
+    let (appends, batches) = store.append_commit_stats();
+    assert_eq!(appends - before, 200);
+    assert!(
+        batches < appends,
+        "{appends} appends took {batches} transactions"
+    );
+    // Bob's inbox holds exactly the good ones, gap-free (plus the message
+    // `populate` sent first).
+    let inbox = store
+        .inbox_after(bob, InboxSeq(0), 1000)
+        .await
+        .expect("inbox");
+    assert_eq!(inbox.len(), ok + 1);
+    assert!(inbox.iter().enumerate().all(|(n, e)| e.seq == n as u64 + 1));
+    store.close().await;
+}

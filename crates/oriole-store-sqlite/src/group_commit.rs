@@ -1,0 +1,198 @@
+//! Group commit for message appends: one task owns the append queue and
+//! commits every append waiting in it in one transaction, so many messages
+//! share one fsync. Each append runs in its own savepoint, so a failing
+//! append (an unknown recipient, say) rolls back alone; each caller is
+//! answered only after the transaction holding its append has committed.
+//!
+//! Nothing waits on a timer: while one batch commits, the next one queues,
+//! so batches grow with load and a lone message commits at once.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use oriole_core::domain::{InboxSeq, Timestamp, UserId};
+use oriole_core::store::{Appended, StoreError, StoreResult};
+use oriole_proto::EventKind;
+use sqlx::{Connection, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{col, db, parse_stored, to_u64};
+use crate::store::{push_event, NewEvent, ORIGINAL_SEND};
+
+/// Appends committed together at most (bounds one transaction's size).
+const MAX_BATCH: usize = 512;
+/// Appends waiting for the writer at most before senders wait to enqueue.
+const QUEUE_LEN: usize = 4096;
+const OP: &str = "append message";
+
+/// One message, its personal fields already sealed, ready to insert.
+pub(crate) struct SealedAppend {
+    pub id: oriole_core::domain::MessageId,
+    pub sender: UserId,
+    pub recipient: Option<String>,
+    pub group: Option<String>,
+    pub text: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+    pub sent_at: Timestamp,
+    pub idempotency_key: Option<String>,
+    pub recipients: Vec<UserId>,
+}
+
+struct Job {
+    append: SealedAppend,
+    reply: oneshot::Sender<StoreResult<Appended>>,
+}
+
+/// How many appends went through how many transactions.
+#[derive(Debug, Default)]
+pub(crate) struct CommitStats {
+    pub batches: AtomicU64,
+    pub appends: AtomicU64,
+}
+
+/// The sending side of the append queue; cloned with the store.
+#[derive(Clone)]
+pub(crate) struct Appender {
+    queue: mpsc::Sender<Job>,
+    pub(crate) stats: Arc<CommitStats>,
+}
+
+impl Appender {
+    /// Start the commit task on `writer` (the single writer connection).
+    pub(crate) fn start(writer: SqlitePool) -> Appender {
+        let (queue, jobs) = mpsc::channel(QUEUE_LEN);
+        let stats = Arc::new(CommitStats::default());
+        tokio::spawn(commit_loop(writer, jobs, stats.clone()));
+        Appender { queue, stats }
+    }
+
+    /// Queue an append and wait until it is durably committed.
+    pub(crate) async fn append(&self, append: SealedAppend) -> StoreResult<Appended> {
+        let (reply, answer) = oneshot::channel();
+        let closed = || StoreError::Backend("the store is closed".into());
+        self.queue
+            .send(Job { append, reply })
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+}
+
+async fn commit_loop(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>, stats: Arc<CommitStats>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = jobs.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let results = commit_batch(&writer, &batch).await;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats
+            .appends
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for (job, result) in batch.drain(..).zip(results) {
+            // The caller may have given up (its task was cancelled); the
+            // append is committed either way.
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+/// Commit a batch; one result per job, in order. When the transaction
+/// itself fails, every job gets the error (none of them was committed).
+async fn commit_batch(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<Appended>> {
+    let failed = |e: StoreError| batch.iter().map(|_| Err(clone_err(&e))).collect();
+    let mut tx = match writer.begin_with("BEGIN IMMEDIATE").await.map_err(db(OP)) {
+        Ok(tx) => tx,
+        Err(e) => return failed(e),
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let result = async {
+            let mut savepoint = tx.begin().await.map_err(db(OP))?;
+            let appended = append_one(&mut savepoint, &job.append).await?;
+            savepoint.commit().await.map_err(db(OP))?;
+            Ok(appended)
+        }
+        .await;
+        // A failed append's savepoint was rolled back when it was dropped.
+        results.push(result);
+    }
+    if let Err(e) = tx.commit().await.map_err(db(OP)) {
+        return failed(e);
+    }
+    results
+}
+
+fn clone_err(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+        StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
+        StoreError::Backend(m) => StoreError::Backend(m.clone()),
+    }
+}
+
+/// The idempotency check, the message row, and one inbox entry per
+/// distinct recipient.
+async fn append_one(conn: &mut SqliteConnection, msg: &SealedAppend) -> StoreResult<Appended> {
+    let id = msg.id.to_string();
+    let sender = msg.sender.to_string();
+    if let Some(key) = &msg.idempotency_key {
+        let original = sqlx::query(ORIGINAL_SEND)
+            .bind(&sender)
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db(OP))?;
+        if let Some(row) = original {
+            let seq: Option<i64> = col(&row, "seq")?;
+            return Ok(Appended::Duplicate {
+                message_id: parse_stored(&col::<String>(&row, "id")?, "message id")?,
+                sent_at: Timestamp(col(&row, "sent_at")?),
+                sender_seq: InboxSeq(seq.map_or(Ok(0), |s| to_u64(s, "inbox seq"))?),
+            });
+        }
+    }
+    sqlx::query(
+        "INSERT INTO messages \
+         (id, sender_id, recipient_user_id, group_id, text, payload, sent_at, idempotency_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .bind(&id)
+    .bind(&sender)
+    .bind(&msg.recipient)
+    .bind(&msg.group)
+    .bind(&msg.text)
+    .bind(&msg.payload)
+    .bind(msg.sent_at.millis())
+    .bind(&msg.idempotency_key)
+    .execute(&mut *conn)
+    .await
+    .map_err(db(OP))?;
+
+    let mut seen = HashSet::with_capacity(msg.recipients.len());
+    let mut seqs = Vec::with_capacity(msg.recipients.len());
+    for &user in &msg.recipients {
+        if !seen.insert(user) {
+            continue;
+        }
+        let event = NewEvent {
+            user,
+            kind: EventKind::Message,
+            message_id: &id,
+            actor: msg.sender,
+            receipt: None,
+            at: msg.sent_at,
+        };
+        seqs.push((user, push_event(&mut *conn, event, OP).await?));
+    }
+    Ok(Appended::New {
+        message_id: msg.id,
+        sent_at: msg.sent_at,
+        seqs,
+    })
+}
