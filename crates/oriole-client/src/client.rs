@@ -1,6 +1,9 @@
-//! [`Client`]: the REST half of the SDK, holding the server address and the
-//! session token.
+//! [`Client`]: the REST half of the SDK, holding the server address, the
+//! session token and the TLS trust settings; [`ClientBuilder`] for a server
+//! whose certificate comes from a private CA.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use oriole_proto::{
@@ -9,11 +12,14 @@ use oriole_proto::{
     RegisterRequest, SendAck, SendMessage, SessionResponse, SyncPage, UpdateGroup,
 };
 use reqwest::{Method, RequestBuilder, Response};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::connection::Connection;
-use crate::error::{api_error_from_response, describe, ClientError};
+use crate::error::{api_error_from_response, describe, transport_error, ClientError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -29,26 +35,75 @@ pub fn new_idempotency_key() -> String {
 
 /// A handle on one Oriole server, optionally logged in. Cheap to clone;
 /// clones share the HTTP connection pool but each holds its own token.
+///
+/// `https://` servers are always verified, host name included: against the
+/// built-in Mozilla roots, or against the CA given to
+/// [`ClientBuilder::ca_file`]. The WebSocket session uses the same trust.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
+    tls: Arc<ClientConfig>,
     base: Url,
     server: String,
     token: Option<String>,
 }
 
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("server", &self.server)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
+/// A [`Client`] with more than the server address: for now, which
+/// certificate authorities to trust.
+///
+/// ```no_run
+/// # fn demo() -> Result<(), oriole_client::ClientError> {
+/// // A server started with `oriole serve --self-signed --data DATA`.
+/// let client = oriole_client::Client::builder("https://127.0.0.1:7070")
+///     .ca_file("DATA/tls-cert.pem")?
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct ClientBuilder {
+    server: String,
+    roots: Option<RootCertStore>,
 }
 
-impl Client {
-    /// A client for the server at `server`, e.g. `http://127.0.0.1:7070`.
-    pub fn new(server: &str) -> Result<Client, ClientError> {
+impl ClientBuilder {
+    /// Trust the certificates in `pem` (one or more PEM `CERTIFICATE`
+    /// blocks: a private CA, or a server's self-signed certificate)
+    /// *instead of* the built-in roots, as `curl --cacert` does. Calls add
+    /// up. Certificates are still verified in full; there is no switch to
+    /// accept any certificate.
+    pub fn ca_pem(mut self, pem: &[u8]) -> Result<ClientBuilder, ClientError> {
+        let certs = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ClientError::InvalidCa(format!("not PEM: {e}")))?;
+        if certs.is_empty() {
+            return Err(ClientError::InvalidCa(
+                "no certificate (expected a PEM \"CERTIFICATE\" block)".to_owned(),
+            ));
+        }
+        let roots = self.roots.get_or_insert_with(RootCertStore::empty);
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| ClientError::InvalidCa(format!("unusable certificate: {e}")))?;
+        }
+        Ok(self)
+    }
+
+    /// [`ca_pem`](ClientBuilder::ca_pem) with the contents of `path`.
+    pub fn ca_file(self, path: impl AsRef<Path>) -> Result<ClientBuilder, ClientError> {
+        let path = path.as_ref();
+        let pem = std::fs::read(path)
+            .map_err(|e| ClientError::InvalidCa(format!("cannot read {}: {e}", path.display())))?;
+        self.ca_pem(&pem).map_err(|e| match e {
+            ClientError::InvalidCa(reason) => {
+                ClientError::InvalidCa(format!("{}: {reason}", path.display()))
+            }
+            other => other,
+        })
+    }
+
+    pub fn build(self) -> Result<Client, ClientError> {
+        let server = self.server.as_str();
         let base = Url::parse(server.trim())
             .map_err(|e| ClientError::InvalidUrl(format!("{server}: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") {
@@ -64,7 +119,12 @@ impl Client {
                 "{server}: expected a base URL such as http://127.0.0.1:7070"
             )));
         }
+        let roots = self.roots.unwrap_or_else(|| RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        });
+        let tls = tls_config(roots)?;
         let http = reqwest::Client::builder()
+            .use_preconfigured_tls(ClientConfig::clone(&tls))
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("oriole-client/", env!("CARGO_PKG_VERSION")))
@@ -73,10 +133,50 @@ impl Client {
         let server = base.as_str().trim_end_matches('/').to_owned();
         Ok(Client {
             http,
+            tls,
             base,
             server,
             token: None,
         })
+    }
+}
+
+/// The one TLS configuration of a client, for REST and WebSocket alike:
+/// rustls on aws-lc-rs (the provider the whole workspace uses), TLS 1.2 and
+/// 1.3, HTTP/1.1 (WebSocket upgrades need it).
+fn tls_config(roots: RootCertStore) -> Result<Arc<ClientConfig>, ClientError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| ClientError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.server)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client for the server at `server`, e.g. `http://127.0.0.1:7070`
+    /// or `https://chat.example.org` (verified against the built-in roots).
+    pub fn new(server: &str) -> Result<Client, ClientError> {
+        Client::builder(server).build()
+    }
+
+    /// A [`ClientBuilder`], e.g. to trust a private CA.
+    pub fn builder(server: &str) -> ClientBuilder {
+        ClientBuilder {
+            server: server.to_owned(),
+            roots: None,
+        }
     }
 
     /// The same client, authenticated with `token` (from an earlier
@@ -343,6 +443,11 @@ impl Client {
     }
 
     /// `ws(s)://HOST/…/v1/ws`.
+    /// The TLS configuration, shared with the WebSocket connection.
+    pub(crate) fn tls_config(&self) -> Arc<ClientConfig> {
+        Arc::clone(&self.tls)
+    }
+
     pub(crate) fn ws_url(&self) -> Result<Url, ClientError> {
         let mut url = self.url(&["ws"])?;
         let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
@@ -391,7 +496,7 @@ impl Client {
 
 /// The response when its status is a success, else its [`ClientError`].
 async fn checked(sent: Result<Response, reqwest::Error>) -> Result<Response, ClientError> {
-    let resp = sent.map_err(|e| ClientError::Transport(describe(&e)))?;
+    let resp = sent.map_err(|e| transport_error(&e))?;
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);

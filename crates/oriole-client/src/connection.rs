@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::client::{new_idempotency_key, Client};
-use crate::error::{api_error_from_response, describe, ClientError};
+use crate::error::{api_error_from_response, describe, transport_error, ClientError};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -660,9 +660,12 @@ async fn handshake(client: &Client) -> Result<(Ws, Hello), ClientError> {
         request.headers_mut().insert(AUTHORIZATION, value);
     }
     let upgrade = async {
-        let (mut ws, _response) = tokio_tungstenite::connect_async(request)
-            .await
-            .map_err(upgrade_error)?;
+        // Same trust as the REST calls (ignored for ws://).
+        let tls = tokio_tungstenite::Connector::Rustls(client.tls_config());
+        let (mut ws, _response) =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(tls))
+                .await
+                .map_err(upgrade_error)?;
         let hello = read_hello(&mut ws).await?;
         Ok((ws, hello))
     };
@@ -686,7 +689,7 @@ fn upgrade_error(error: tungstenite::Error) -> ClientError {
             let body = response.body().as_deref().unwrap_or_default();
             api_error_from_response(response.status().as_u16(), retry_after, body)
         }
-        other => ClientError::Transport(describe(&other)),
+        other => transport_error(&other),
     }
 }
 

@@ -21,9 +21,19 @@ pub enum ClientError {
     /// The server sent something this SDK does not understand.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The TLS handshake with the server failed, most often because its
+    /// certificate is not trusted (a private CA or a self-signed
+    /// certificate: see [`ClientBuilder::ca_file`](crate::ClientBuilder::ca_file)),
+    /// has expired, or names another host.
+    #[error("TLS error: {0}")]
+    Tls(String),
     /// The server address given to [`Client::new`](crate::Client::new) is unusable.
     #[error("invalid server URL: {0}")]
     InvalidUrl(String),
+    /// A CA certificate given to the [`ClientBuilder`](crate::ClientBuilder)
+    /// cannot be read or is not a PEM certificate.
+    #[error("invalid CA certificate: {0}")]
+    InvalidCa(String),
     /// No answer came in time (e.g. a WebSocket send while the server was
     /// unreachable for longer than the request timeout).
     #[error("timed out: {0}")]
@@ -32,15 +42,18 @@ pub enum ClientError {
 
 impl ClientError {
     /// A machine-readable code: the API's code (`not_found`, `unauthorized`,
-    /// ...) for [`ClientError::Api`], otherwise `transport`, `closed`,
-    /// `protocol`, `invalid_input` (bad URL) or `timeout`.
+    /// ...) for [`ClientError::Api`], otherwise `transport`, `tls`, `closed`,
+    /// `protocol`, `invalid_input` (bad URL or CA file) or `timeout`.
     pub fn code(&self) -> &str {
         match self {
             ClientError::Api(e) => e.code.as_str(),
             ClientError::Transport(_) => "transport",
+            ClientError::Tls(_) => "tls",
             ClientError::Closed { .. } => "closed",
             ClientError::Protocol(_) => "protocol",
-            ClientError::InvalidUrl(_) => ErrorCode::InvalidInput.as_str(),
+            ClientError::InvalidUrl(_) | ClientError::InvalidCa(_) => {
+                ErrorCode::InvalidInput.as_str()
+            }
             ClientError::Timeout(_) => "timeout",
         }
     }
@@ -49,9 +62,10 @@ impl ClientError {
     pub fn message(&self) -> String {
         match self {
             ClientError::Api(e) => e.message.clone(),
-            ClientError::Transport(m) | ClientError::Protocol(m) | ClientError::Timeout(m) => {
-                m.clone()
-            }
+            ClientError::Transport(m)
+            | ClientError::Tls(m)
+            | ClientError::Protocol(m)
+            | ClientError::Timeout(m) => m.clone(),
             ClientError::Closed { code, reason } if reason.is_empty() => {
                 format!("connection closed by the server (code {code})")
             }
@@ -59,6 +73,7 @@ impl ClientError {
                 format!("connection closed by the server (code {code}): {reason}")
             }
             ClientError::InvalidUrl(m) => format!("invalid server URL: {m}"),
+            ClientError::InvalidCa(m) => format!("invalid CA certificate: {m}"),
         }
     }
 
@@ -96,6 +111,37 @@ pub(crate) fn describe(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// A failure to reach the server: [`ClientError::Tls`] when TLS refused the
+/// connection (rustls's error sits somewhere in the chain, possibly inside
+/// nested `io::Error`s, whose `source` skips it), otherwise
+/// [`ClientError::Transport`].
+pub(crate) fn transport_error(error: &(dyn std::error::Error + 'static)) -> ClientError {
+    let text = describe(error);
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if is_rustls_error(e) {
+            return ClientError::Tls(text);
+        }
+        next = e.source();
+    }
+    ClientError::Transport(text)
+}
+
+fn is_rustls_error(mut error: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if error.is::<rustls::Error>() {
+            return true;
+        }
+        match error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => error = inner,
+            None => return false,
+        }
+    }
 }
 
 /// The best [`ErrorCode`] for an HTTP status whose body was not an `ApiError`
@@ -157,6 +203,22 @@ mod tests {
         assert_eq!(e.code(), "closed");
         assert_eq!(ClientError::Transport("x".into()).code(), "transport");
         assert_eq!(ClientError::InvalidUrl("x".into()).code(), "invalid_input");
+        assert_eq!(ClientError::InvalidCa("x".into()).code(), "invalid_input");
+        assert_eq!(ClientError::Tls("x".into()).code(), "tls");
+    }
+
+    #[test]
+    fn rustls_errors_anywhere_in_the_chain_are_tls_errors() {
+        let rustls_error =
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let wrapped = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls_error.clone());
+        assert_eq!(transport_error(&wrapped).code(), "tls");
+        // As hyper-util hands it over: an io::Error in an io::Error.
+        let twice = std::io::Error::other(wrapped);
+        assert_eq!(transport_error(&twice).code(), "tls");
+        assert_eq!(transport_error(&rustls_error).code(), "tls");
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(transport_error(&refused).code(), "transport");
     }
 
     #[test]

@@ -2,6 +2,10 @@
 //! [`Connection`] for a live WebSocket session that reconnects by itself and
 //! resumes from its cursor without gaps or duplicates.
 //!
+//! `https://` servers are always verified (host name included), against the
+//! built-in roots or a CA given to [`ClientBuilder::ca_file`]; the REST calls
+//! and the WebSocket share that trust. TLS is rustls on aws-lc-rs.
+//!
 //! The wire types come from [`oriole_proto`], re-exported here as [`proto`].
 //!
 //! ```no_run
@@ -44,7 +48,7 @@ mod client;
 mod connection;
 mod error;
 
-pub use client::{new_idempotency_key, Client};
+pub use client::{new_idempotency_key, Client, ClientBuilder};
 pub use connection::Connection;
 pub use error::ClientError;
 pub use oriole_proto as proto;

@@ -2,8 +2,10 @@
 //! the in-process live-delivery hub, the middleware stack and the settings.
 //!
 //! Generic over the storage backend: the binary picks a [`Store`] once and
-//! calls [`launch_with_listener`]. Handlers only extract, call the
-//! [`Oriole`] services and map errors (in one place, [`HttpError`]).
+//! calls [`launch_with_listener`] (plain HTTP) or
+//! [`launch_with_tls_listener`] (HTTPS and WSS, see [`tls`]). Handlers only
+//! extract, call the [`Oriole`] services and map errors (in one place,
+//! [`HttpError`]).
 
 pub mod error;
 pub mod extract;
@@ -13,20 +15,27 @@ pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod state;
+pub mod tls;
 pub mod ws;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
+use axum::serve::IncomingStream;
+use axum::Extension;
 use oriole_core::{Oriole, Store, SystemClock};
+use tower::Layer;
 
 pub use error::{ApiResult, HttpError, ServerError};
 pub use hub::Hub;
 pub use openapi::{openapi, openapi_json};
 pub use settings::{LoginThrottle, Settings, SettingsError, SqliteSettings, SqliteSynchronous};
 pub use state::{AppState, Sessions};
+pub use tls::{TlsError, TlsListener};
 
 /// How long shutdown waits for WebSocket sessions to close.
 const SESSION_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,14 +58,46 @@ pub fn app_state<S: Store>(settings: Settings, store: S) -> Arc<AppState<S>> {
     })
 }
 
-/// Serve on `listener` (already bound, so the caller knows the port and
-/// clients may connect at once) until `shutdown` resolves. Then stop
-/// accepting, close WebSocket sessions with 1001, let in-flight requests
-/// finish, and return.
+/// Serve plain HTTP on `listener` (already bound, so the caller knows the
+/// port and clients may connect at once) until `shutdown` resolves. Then
+/// stop accepting, close WebSocket sessions with 1001, let in-flight
+/// requests finish, and return.
+///
+/// Settings that ask for TLS are refused here: they must never fall back to
+/// plain HTTP by mistake. Use [`launch_with_tls_listener`] for them.
 pub async fn launch_with_listener<S: Store>(
     settings: Settings,
     store: S,
     listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    if settings.tls_enabled() {
+        return Err(SettingsError::Invalid(
+            "the settings ask for TLS: serve them with launch_with_tls_listener".to_owned(),
+        )
+        .into());
+    }
+    launch(settings, store, listener, None, shutdown).await
+}
+
+/// As [`launch_with_listener`], speaking HTTPS and WSS with `tls` (see
+/// [`tls::server_config`]). Every answer carries
+/// `Strict-Transport-Security`.
+pub async fn launch_with_tls_listener<S: Store>(
+    settings: Settings,
+    store: S,
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    launch(settings, store, listener, Some(tls), shutdown).await
+}
+
+async fn launch<S: Store>(
+    settings: Settings,
+    store: S,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     settings.validate()?;
@@ -64,7 +105,6 @@ pub async fn launch_with_listener<S: Store>(
     let state = app_state(settings, store);
     let sessions = state.sessions.clone();
     let app = routes::router(state);
-    tracing::info!(%addr, "serving");
 
     let stop_sessions = sessions.shutdown.clone();
     let signal = async move {
@@ -74,14 +114,33 @@ pub async fn launch_with_listener<S: Store>(
         // shutdown.
         stop_sessions.cancel();
     };
-    // The accept path: a TLS acceptor will wrap `listener` here (axum's
-    // `Listener` trait), leaving everything else unchanged.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal)
-    .await
+    // Both transports go through axum's server, and so share its graceful
+    // shutdown: stop accepting, then wait for open connections.
+    match tls {
+        None => {
+            tracing::info!(%addr, "serving HTTP");
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(signal)
+            .await
+        }
+        Some(config) => {
+            tracing::info!(%addr, "serving HTTPS");
+            let app = middleware::hsts(app);
+            // What `into_make_service_with_connect_info` does for TCP: the
+            // peer's address reaches handlers as `ConnectInfo<SocketAddr>`.
+            let make_service =
+                tower::service_fn(move |incoming: IncomingStream<'_, TlsListener>| {
+                    let peer = ConnectInfo(*incoming.remote_addr());
+                    std::future::ready(Ok::<_, Infallible>(Extension(peer).layer(app.clone())))
+                });
+            axum::serve(TlsListener::new(listener, config), make_service)
+                .with_graceful_shutdown(signal)
+                .await
+        }
+    }
     .map_err(ServerError::Serve)?;
 
     sessions.shutdown.cancel();

@@ -31,6 +31,19 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("cross-origin-resource-policy", "same-origin"),
 ];
 
+/// HTTPS only: browsers that reached the server over HTTPS keep to it for a
+/// year.
+const HSTS: &str = "max-age=31536000";
+
+/// Add `Strict-Transport-Security` to every answer (HTTPS listeners only:
+/// the header means nothing over plain HTTP).
+pub fn hsts(app: Router) -> Router {
+    app.layer(SetResponseHeaderLayer::overriding(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static(HSTS),
+    ))
+}
+
 /// Wrap the application in the stack (outermost first).
 pub fn wrap(app: Router) -> Router {
     let mut app = app

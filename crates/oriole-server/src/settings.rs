@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 /// Environment variables that start with `ORIOLE_` but belong to the
 /// command-line client, not to the server (`$ORIOLE_PASSWORD` is a user's
 /// password: it must never be mistaken for a setting).
-const CLIENT_ENV_KEYS: &[&str] = &["password", "server", "profile"];
+const CLIENT_ENV_KEYS: &[&str] = &["password", "server", "profile", "ca_file"];
 
 /// Everything `oriole serve` can be configured with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +57,13 @@ pub struct Settings {
     /// Take the client's IP address from the last entry of
     /// `X-Forwarded-For` (set this only behind a reverse proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// TLS certificate chain (PEM); with `tls_key`, serve HTTPS and WSS.
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS and WSS with a certificate generated once for
+    /// localhost and kept in the data directory.
+    pub self_signed: bool,
 }
 
 /// Failed-login limits: per account and per client IP, in one fixed window.
@@ -109,6 +116,9 @@ impl Default for Settings {
             login_throttle: LoginThrottle::default(),
             sqlite: SqliteSettings::default(),
             trust_forwarded_for: false,
+            tls_cert: None,
+            tls_key: None,
+            self_signed: false,
         }
     }
 }
@@ -203,7 +213,22 @@ impl Settings {
                 "max_message_bytes must be at most 64 MiB".to_owned(),
             ));
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(SettingsError::Invalid(
+                "tls_cert and tls_key must be given together".to_owned(),
+            ));
+        }
+        if self.self_signed && self.tls_cert.is_some() {
+            return Err(SettingsError::Invalid(
+                "self_signed and tls_cert/tls_key exclude each other".to_owned(),
+            ));
+        }
         Ok(())
+    }
+
+    /// Whether the server speaks HTTPS and WSS.
+    pub fn tls_enabled(&self) -> bool {
+        self.self_signed || self.tls_cert.is_some()
     }
 
     /// The tunables of the core services.
@@ -265,6 +290,7 @@ mod tests {
         assert_eq!(s.sync_page_max, 500);
         assert_eq!(s.sqlite.synchronous, SqliteSynchronous::Full);
         assert!(!s.trust_forwarded_for);
+        assert!(!s.tls_enabled());
         s.validate().expect("defaults are valid");
     }
 
@@ -321,9 +347,19 @@ mod tests {
         let text = std::fs::read_to_string(repo_file("oriole.example.toml")).expect("read");
         let toml: figment::value::Dict =
             Figment::from(Toml::string(&text)).extract().expect("toml");
+        let defaults = serde_json::to_value(Settings::default()).expect("serializes");
         for key in setting_keys() {
             let mut parts = key.split('.');
             let first = parts.next().unwrap_or_default();
+            // TOML has no "unset": a setting that is off by default appears
+            // commented out.
+            if defaults[first].is_null() {
+                assert!(
+                    text.contains(&format!("\n# {key} = ")),
+                    "{key} missing from the example (as a comment)"
+                );
+                continue;
+            }
             let value = toml.get(first).expect(&key);
             if let Some(inner) = parts.next() {
                 assert!(
@@ -358,6 +394,39 @@ mod tests {
             }
         }
         keys
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn tls_settings_come_from_the_file_or_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "oriole.toml",
+                r#"
+                    tls_cert = "/etc/oriole/cert.pem"
+                    tls_key = "/etc/oriole/key.pem"
+                "#,
+            )?;
+            let s = Settings::load(Some(Path::new("oriole.toml"))).expect("loads");
+            assert_eq!(s.tls_cert, Some(PathBuf::from("/etc/oriole/cert.pem")));
+            assert_eq!(s.tls_key, Some(PathBuf::from("/etc/oriole/key.pem")));
+            assert!(s.tls_enabled());
+
+            jail.clear_env();
+            jail.set_env("ORIOLE_SELF_SIGNED", "true");
+            let s = Settings::load(None).expect("loads");
+            assert!(s.self_signed && s.tls_enabled());
+            // Both at once is ambiguous.
+            assert!(Settings::load(Some(Path::new("oriole.toml"))).is_err());
+
+            jail.clear_env();
+            jail.set_env("ORIOLE_TLS_CERT", "/etc/oriole/cert.pem");
+            assert!(
+                Settings::load(None).is_err(),
+                "a certificate without its key"
+            );
+            Ok(())
+        });
     }
 
     #[test]

@@ -15,6 +15,10 @@ use cli::{Cli, CliError, Command};
 async fn main() -> ExitCode {
     // Usage errors end here with exit status 2 (clap's convention).
     let Cli { global, command } = Cli::parse();
+    // One crypto provider for every TLS connection in the process. The
+    // server and the SDK name it explicitly anyway; this covers anything
+    // that asks rustls for the default. It fails only when already set.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let result = match command {
         // The server sets up its own logging.
         Command::Serve(args) => serve::run(args)

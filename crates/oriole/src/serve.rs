@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use oriole_server::{launch_with_listener, Settings, SqliteSynchronous};
+use oriole_server::{
+    launch_with_listener, launch_with_tls_listener, tls, Settings, SqliteSynchronous,
+};
 use oriole_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -28,7 +30,7 @@ pub struct ServeArgs {
     /// Configuration file (TOML); see oriole.example.toml
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// TLS certificate chain (PEM)
+    /// TLS certificate chain (PEM): serve HTTPS and WSS
     #[arg(
         long,
         value_name = "FILE",
@@ -39,7 +41,9 @@ pub struct ServeArgs {
     /// TLS private key (PEM)
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Serve TLS with a generated self-signed certificate
+    /// Serve HTTPS and WSS with a self-signed certificate for localhost,
+    /// generated once and kept as DIR/tls-cert.pem (give it to clients with
+    /// --ca-file) and DIR/keys/tls-key.pem
     #[arg(long)]
     pub self_signed: bool,
     /// Allow plain HTTP on a non-loopback address (traffic, passwords and
@@ -50,19 +54,22 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
-    if args.tls_cert.is_some() || args.self_signed {
-        bail!(
-            "TLS not yet supported in this build: --tls-cert/--self-signed are reserved; \
-             serve on a loopback address behind a TLS-terminating proxy for now"
-        );
-    }
-
     let mut settings = Settings::load(args.config.as_deref())?;
     if let Some(listen) = args.listen {
         settings.listen = listen;
     }
     if let Some(data) = args.data {
         settings.data_dir = data;
+    }
+    // A TLS flag replaces whatever TLS the file or the environment chose.
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        settings.tls_cert = Some(cert);
+        settings.tls_key = Some(key);
+        settings.self_signed = false;
+    } else if args.self_signed {
+        settings.tls_cert = None;
+        settings.tls_key = None;
+        settings.self_signed = true;
     }
     settings.validate()?;
 
@@ -73,7 +80,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if addrs.is_empty() {
         bail!("listen address {} resolves to nothing", settings.listen);
     }
-    if let Some(public) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+    let public = addrs.iter().find(|a| !a.ip().is_loopback());
+    if let Some(public) = public.filter(|_| !settings.tls_enabled()) {
         if !args.insecure_plaintext {
             bail!(
                 "refusing to listen on non-loopback address {public} without TLS: \
@@ -88,6 +96,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     prepare_data_dir(&settings.data_dir)?;
+    let tls = tls::server_config(&settings).context("cannot set up TLS")?;
     let store = SqliteStore::open(
         &settings.data_dir.join("oriole.db"),
         SqliteOptions {
@@ -122,12 +131,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let local = listener.local_addr().context("reading the bound address")?;
     {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{local}").context("writing to stdout")?;
+        writeln!(stdout, "listening on {scheme}://{local}").context("writing to stdout")?;
         stdout.flush().context("writing to stdout")?;
     }
 
-    let result = launch_with_listener(settings, store.clone(), listener, shutdown).await;
+    let result = match tls {
+        Some(tls) => {
+            launch_with_tls_listener(settings, store.clone(), listener, tls, shutdown).await
+        }
+        None => launch_with_listener(settings, store.clone(), listener, shutdown).await,
+    };
     // Every write has finished; close the pools (checkpoints the WAL).
     store.close().await;
     result?;

@@ -260,7 +260,7 @@ async fn rest_validation_errors() {
 #[tokio::test]
 async fn malformed_rest_bodies_get_json_errors() {
     let server = TestServer::start().await;
-    let http = reqwest::Client::new();
+    let http = common::http_client(None);
     let resp = http
         .post(format!("{}/v1/sessions", server.url))
         .header("content-type", "application/json")

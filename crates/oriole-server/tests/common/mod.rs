@@ -1,15 +1,18 @@
 //! Test harness: the real app on 127.0.0.1:0 over a fresh SQLite file,
-//! driven over real HTTP and WebSocket connections. The listener is bound
-//! before launch, so the server is ready as soon as `start` returns.
+//! driven over real HTTP and WebSocket connections (or HTTPS and WSS, with a
+//! test CA). The listener is bound before launch, so the server is ready as
+//! soon as `start` returns.
 
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use oriole_proto::{RegisterRequest, SessionResponse};
-use oriole_server::{launch_with_listener, ServerError, Settings};
+use oriole_server::{launch_with_listener, launch_with_tls_listener, ServerError, Settings};
 use oriole_store_sqlite::{SqliteOptions, SqliteStore};
+use rustls::ClientConfig;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -27,6 +30,8 @@ pub type Ws =
 pub struct TestApp {
     pub url: String,
     pub http: reqwest::Client,
+    /// What the harness's clients trust, when serving HTTPS.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), ServerError>>>,
     _data: TempDir,
@@ -47,6 +52,19 @@ impl TestApp {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::launch(adjust, None).await
+    }
+
+    /// HTTPS and WSS with `server`'s certificate; the harness's HTTP and
+    /// WebSocket clients trust the CA in `ca_pem`.
+    pub async fn start_tls(server: Arc<rustls::ServerConfig>, ca_pem: &str) -> TestApp {
+        Self::launch(|_| {}, Some((server, client_tls(ca_pem)))).await
+    }
+
+    async fn launch(
+        adjust: impl FnOnce(&mut Settings),
+        tls: Option<(Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>)>,
+    ) -> TestApp {
         let data = TempDir::new().expect("temp dir");
         let mut settings = test_settings();
         settings.data_dir = data.path().to_owned();
@@ -57,14 +75,37 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(launch_with_listener(settings, store, listener, async {
+        let shutdown = async {
             let _ = rx.await;
-        }));
+        };
+        let (url, http, client_tls, server) = match tls {
+            None => (
+                format!("http://{addr}"),
+                reqwest::Client::builder()
+                    .use_preconfigured_tls(ClientConfig::clone(&client_tls(TEST_CA_NONE)))
+                    .build()
+                    .expect("http client"),
+                None,
+                tokio::spawn(launch_with_listener(settings, store, listener, shutdown)),
+            ),
+            Some((server_tls, client)) => (
+                format!("https://{addr}"),
+                reqwest::Client::builder()
+                    .use_preconfigured_tls(ClientConfig::clone(&client))
+                    .build()
+                    .expect("https client"),
+                Some(client),
+                tokio::spawn(launch_with_tls_listener(
+                    settings, store, listener, server_tls, shutdown,
+                )),
+            ),
+        };
         TestApp {
             url,
-            http: reqwest::Client::new(),
+            http,
+            tls: client_tls,
             shutdown: Some(tx),
             server: Some(server),
             _data: data,
@@ -155,9 +196,11 @@ impl TestApp {
             "authorization",
             format!("Bearer {token}").parse().expect("header"),
         );
-        let (mut ws, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .expect("upgrade");
+        let connector = self.tls.clone().map(tokio_tungstenite::Connector::Rustls);
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(req, None, false, connector)
+                .await
+                .expect("upgrade");
         let hello = next_json(&mut ws).await;
         assert_eq!(hello["type"], "hello", "{hello}");
         (ws, hello)
@@ -205,4 +248,72 @@ pub async fn next_event(ws: &mut Ws) -> Value {
     let frame = next_json(ws).await;
     assert_eq!(frame["type"], "event", "{frame}");
     frame
+}
+
+/// No extra CA: plain-HTTP harnesses never verify a certificate.
+const TEST_CA_NONE: &str = "";
+
+/// A client TLS configuration (aws-lc-rs, like the server) trusting only
+/// the certificates in `ca_pem`.
+pub fn client_tls(ca_pem: &str) -> Arc<ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.expect("PEM")).expect("CA certificate");
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// A certificate authority made for one test, and server certificates it
+/// signs.
+pub struct TestCa {
+    pub pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().expect("CA key");
+        let pem = params.self_signed(&key).expect("CA certificate").pem();
+        TestCa {
+            pem,
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// A certificate for localhost and 127.0.0.1, and its key, both PEM.
+    pub fn server_cert(&self) -> (String, String) {
+        let params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("params");
+        let key = rcgen::KeyPair::generate().expect("server key");
+        let cert = params.signed_by(&key, &self.issuer).expect("signed");
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// The server's TLS configuration with a certificate from this CA.
+    pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        use rustls::pki_types::pem::PemObject;
+        let (cert, key) = self.server_cert();
+        let chain =
+            vec![rustls::pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert")];
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key");
+        oriole_server::tls::build_server_config(chain, key).expect("server config")
+    }
 }

@@ -144,6 +144,7 @@ fn summary<'a>(ctx: &'a Ctx, session: &'a SessionResponse) -> SessionSummary<'a>
 
 fn remember(ctx: &mut Ctx, session: &SessionResponse, cursor: u64) -> Result<(), CliError> {
     ctx.profile.server = Some(ctx.server.clone());
+    ctx.profile.ca_file = ctx.ca_file.clone();
     ctx.profile.username = Some(session.username.clone());
     ctx.profile.user_id = Some(session.user_id.clone());
     ctx.profile.device_id = Some(session.device_id.clone());

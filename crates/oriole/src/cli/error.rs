@@ -66,6 +66,13 @@ impl From<ClientError> for CliError {
                 ErrorCode::Unauthorized.as_str(),
                 "this device was revoked or logged out",
             ),
+            ClientError::Tls(message) if message.contains("certificate") => CliError::new(
+                error.code(),
+                format!(
+                    "{message} (a server with a private CA or a self-signed certificate: \
+                     trust it with --ca-file FILE)"
+                ),
+            ),
             _ => CliError::new(error.code(), error.message()),
         }
     }

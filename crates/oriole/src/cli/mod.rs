@@ -49,6 +49,11 @@ pub struct GlobalArgs {
     /// Print one JSON object per line
     #[arg(long, global = true)]
     pub json: bool,
+    /// CA certificate (PEM) to trust for an https:// server with a private
+    /// CA or a self-signed certificate, instead of the built-in roots;
+    /// register and login remember it in the profile
+    #[arg(long, global = true, env = "ORIOLE_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -173,6 +178,8 @@ pub fn init_logging() {
 /// and how to print.
 pub struct Ctx {
     pub server: String,
+    /// The CA to trust instead of the built-in roots, as an absolute path.
+    pub ca_file: Option<PathBuf>,
     pub profile_path: PathBuf,
     pub profile: Profile,
     pub out: Output,
@@ -190,8 +197,18 @@ impl Ctx {
             .filter(|s| !s.trim().is_empty())
             .or_else(|| profile.server.clone())
             .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+        // The profile's CA belongs to the profile's server only.
+        let ca_file = match global.ca_file.filter(|p| !p.as_os_str().is_empty()) {
+            Some(path) => Some(
+                std::path::absolute(&path)
+                    .map_err(|e| CliError::io(&format!("cannot resolve {}", path.display()), &e))?,
+            ),
+            None if profile.server.as_deref() == Some(server.as_str()) => profile.ca_file.clone(),
+            None => None,
+        };
         Ok(Ctx {
             server,
+            ca_file,
             profile_path,
             profile,
             out: Output::new(global.json),
@@ -200,7 +217,11 @@ impl Ctx {
 
     /// A client without a session (register, login).
     fn anonymous(&self) -> Result<Client, CliError> {
-        Ok(Client::new(&self.server)?)
+        let mut builder = Client::builder(&self.server);
+        if let Some(ca_file) = &self.ca_file {
+            builder = builder.ca_file(ca_file)?;
+        }
+        Ok(builder.build()?)
     }
 
     /// A client with the profile's session; an error when logged out.
@@ -276,6 +297,8 @@ mod tests {
             assert_eq!(cli.global.server.as_deref(), Some("http://h:1"));
             assert!(matches!(cli.command, Command::Sync));
         }
+        let cli = Cli::try_parse_from(["oriole", "sync", "--ca-file", "ca.pem"]).expect("parses");
+        assert_eq!(cli.global.ca_file, Some(PathBuf::from("ca.pem")));
     }
 
     #[test]

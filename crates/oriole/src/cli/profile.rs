@@ -13,6 +13,10 @@ pub struct Profile {
     /// The server the session belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// The CA certificate that server's TLS certificate is checked against
+    /// (`--ca-file`), when not the built-in roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,6 +35,7 @@ impl std::fmt::Debug for Profile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Profile")
             .field("server", &self.server)
+            .field("ca_file", &self.ca_file)
             .field("username", &self.username)
             .field("user_id", &self.user_id)
             .field("device_id", &self.device_id)
@@ -134,6 +139,7 @@ mod tests {
     fn sample() -> Profile {
         Profile {
             server: Some("http://127.0.0.1:7070".into()),
+            ca_file: Some(PathBuf::from("/srv/oriole/tls-cert.pem")),
             username: Some("alice".into()),
             user_id: Some("u1".into()),
             device_id: Some("d1".into()),

@@ -1,6 +1,7 @@
 //! Black-box harness: runs the real `oriole` binary on 127.0.0.1:0 with a
-//! temporary data directory, waits for its "listening on" line, and drives
-//! it through the SDK or the CLI.
+//! temporary data directory (plain HTTP, or TLS with extra `serve` flags),
+//! waits for its "listening on" line, and drives it through the SDK or the
+//! CLI.
 
 #![allow(dead_code)]
 
@@ -24,8 +25,11 @@ const TEST_ENV: &[(&str, &str)] = &[
 pub struct TestServer {
     pub data: TempDir,
     pub url: String,
+    /// The CA certificate the harness's clients trust (TLS servers).
+    pub ca_file: Option<PathBuf>,
     child: Option<Child>,
     env: Vec<(String, String)>,
+    args: Vec<String>,
 }
 
 impl TestServer {
@@ -34,22 +38,40 @@ impl TestServer {
     }
 
     pub async fn start_with_env(env: &[(&str, &str)]) -> TestServer {
+        Self::start_with(env, &[]).await
+    }
+
+    /// With extra `oriole serve` flags, e.g. `--self-signed`.
+    pub async fn start_with(env: &[(&str, &str)], args: &[&str]) -> TestServer {
         let data = TempDir::new().expect("temp dir");
+        Self::start_in(data, env, args).await
+    }
+
+    /// On a data directory prepared by the test (certificates, say).
+    pub async fn start_in(data: TempDir, env: &[(&str, &str)], args: &[&str]) -> TestServer {
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let (child, url) = spawn(data.path(), &env).await;
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let (child, url) = spawn(data.path(), &env, &args).await;
         TestServer {
             data,
             url,
+            ca_file: None,
             child: Some(child),
             env,
+            args,
         }
     }
 
+    /// An SDK client trusting [`TestServer::ca_file`] when set.
     pub fn client(&self) -> Client {
-        Client::new(&self.url).expect("client")
+        let mut builder = Client::builder(&self.url);
+        if let Some(ca) = &self.ca_file {
+            builder = builder.ca_file(ca).expect("CA file");
+        }
+        builder.build().expect("client")
     }
 
     /// SIGTERM, and the server must exit 0 after a graceful stop.
@@ -80,7 +102,7 @@ impl TestServer {
     /// Start again on the same data directory (a new port).
     pub async fn restart(&mut self) {
         assert!(self.child.is_none(), "stop or kill the server first");
-        let (child, url) = spawn(self.data.path(), &self.env).await;
+        let (child, url) = spawn(self.data.path(), &self.env, &self.args).await;
         self.child = Some(child);
         self.url = url;
     }
@@ -94,10 +116,11 @@ impl Drop for TestServer {
     }
 }
 
-async fn spawn(data: &Path, env: &[(String, String)]) -> (Child, String) {
+async fn spawn(data: &Path, env: &[(String, String)], args: &[String]) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_oriole"));
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(args)
         .envs(TEST_ENV.iter().copied())
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("RUST_LOG", "warn")
@@ -192,5 +215,73 @@ impl Cli {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+}
+
+/// A reqwest client (TLS on aws-lc-rs, like the SDK) trusting only the CA
+/// in `ca_pem`, if any.
+pub fn http_client(ca_pem: Option<&[u8]>) -> reqwest::Client {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.unwrap_or_default()) {
+        roots.add(cert.expect("PEM")).expect("CA certificate");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .build()
+        .expect("http client")
+}
+
+/// A certificate authority made for one test, and a server certificate it
+/// signs, written as PEM files into a directory.
+pub struct TestCa {
+    pub pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().expect("CA key");
+        let pem = params.self_signed(&key).expect("CA certificate").pem();
+        TestCa {
+            pem,
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// Write `ca.pem`, and `server-cert.pem` + `server-key.pem` for
+    /// localhost and 127.0.0.1 signed by this CA, into `dir`. Returns
+    /// (CA, certificate, key) paths.
+    pub fn write(&self, dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+        let params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("params");
+        let key = rcgen::KeyPair::generate().expect("server key");
+        let cert = params.signed_by(&key, &self.issuer).expect("signed");
+        let paths = (
+            dir.join("ca.pem"),
+            dir.join("server-cert.pem"),
+            dir.join("server-key.pem"),
+        );
+        std::fs::write(&paths.0, &self.pem).expect("write CA");
+        std::fs::write(&paths.1, cert.pem()).expect("write certificate");
+        std::fs::write(&paths.2, key.serialize_pem()).expect("write key");
+        paths
     }
 }
