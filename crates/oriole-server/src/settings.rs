@@ -64,6 +64,13 @@ pub struct Settings {
     /// Serve HTTPS and WSS with a certificate generated once for
     /// localhost and kept in the data directory.
     pub self_signed: bool,
+    /// A command (run with `sh -c`) whose standard output is the base64
+    /// key-encryption key: the hook for a KMS or secret manager.
+    pub kek_command: Option<String>,
+    /// An environment variable holding the base64 key-encryption key.
+    pub kek_env: Option<String>,
+    /// Users' data keys kept unwrapped in memory (least recently used go).
+    pub key_cache_capacity: usize,
 }
 
 /// Failed-login limits: per account and per client IP, in one fixed window.
@@ -119,6 +126,9 @@ impl Default for Settings {
             tls_cert: None,
             tls_key: None,
             self_signed: false,
+            kek_command: None,
+            kek_env: None,
+            key_cache_capacity: 10_000,
         }
     }
 }

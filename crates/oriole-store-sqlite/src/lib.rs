@@ -18,6 +18,7 @@ mod store;
 
 pub use keystore::{
     load_kek, lock_keys_dir, rotate_kek, KekSource, KeysDirLock, KeysError, SqliteKeyStore,
+    DEFAULT_KEK_ENV,
 };
 
 use std::fmt;

@@ -2,6 +2,7 @@
 //! in one binary. The command-line contract is `CLI.md`: names, flags, output
 //! and exit codes are relied upon by scripts and tests.
 
+mod admin;
 mod cli;
 mod serve;
 
@@ -22,6 +23,10 @@ async fn main() -> ExitCode {
     let result = match command {
         // The server sets up its own logging.
         Command::Serve(args) => serve::run(args)
+            .await
+            .map_err(|e| CliError::from_anyhow(&e)),
+        // Works on the local data directory, like `serve`.
+        Command::Admin(admin) => admin::run(admin, global.json)
             .await
             .map_err(|e| CliError::from_anyhow(&e)),
         command => {

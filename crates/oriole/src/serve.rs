@@ -9,7 +9,13 @@ use anyhow::{bail, Context};
 use oriole_server::{
     launch_with_listener, launch_with_tls_listener, tls, Settings, SqliteSynchronous,
 };
-use oriole_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use std::sync::Arc;
+
+use oriole_core::{KeyVault, KeyVaultConfig};
+use oriole_store_sqlite::{
+    load_kek, lock_keys_dir, KekSource, SqliteKeyStore, SqliteOptions, SqliteStore, Synchronous,
+    DEFAULT_KEK_ENV,
+};
 use tokio::signal::unix::{signal, SignalKind};
 
 /// `oriole serve [--data DIR] [--listen ADDR] [--config FILE]
@@ -97,6 +103,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     prepare_data_dir(&settings.data_dir)?;
     let tls = tls::server_config(&settings).context("cannot set up TLS")?;
+    // The key store: held exclusively while the server runs (so an offline
+    // KEK rotation cannot race it), then the KEK, then the data keys.
+    let keys_dir = settings.data_dir.join("keys");
+    let _keys_lock = lock_keys_dir(&keys_dir).context("cannot lock the key store")?;
+    let kek = load_kek(&keys_dir, &kek_source(&settings))
+        .context("cannot load the key-encryption key")?;
+    let key_store = SqliteKeyStore::open(&keys_dir)
+        .await
+        .context("cannot open the key store")?;
+    let vault = KeyVault::open(
+        kek,
+        key_store.clone(),
+        KeyVaultConfig {
+            cache_capacity: settings.key_cache_capacity,
+        },
+    )
+    .await
+    .context("cannot open the key vault")?;
     let store = SqliteStore::open(
         &settings.data_dir.join("oriole.db"),
         SqliteOptions {
@@ -104,6 +128,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 SqliteSynchronous::Full => Synchronous::Full,
                 SqliteSynchronous::Normal => Synchronous::Normal,
             },
+            vault: Arc::new(vault),
             ..SqliteOptions::default()
         },
     )
@@ -145,8 +170,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     // Every write has finished; close the pools (checkpoints the WAL).
     store.close().await;
+    key_store.close().await;
     result?;
     Ok(())
+}
+
+/// Where the KEK comes from: a command (KMS hook), else a named variable,
+/// else `ORIOLE_KEK` when set, else the file `DATA/keys/kek`.
+pub fn kek_source(settings: &Settings) -> KekSource {
+    if let Some(command) = &settings.kek_command {
+        KekSource::Command(command.clone())
+    } else if let Some(var) = &settings.kek_env {
+        KekSource::Env(var.clone())
+    } else if std::env::var_os(DEFAULT_KEK_ENV).is_some() {
+        KekSource::Env(DEFAULT_KEK_ENV.to_owned())
+    } else {
+        KekSource::File
+    }
 }
 
 /// Create the data directory (owner-only when new) and its key store

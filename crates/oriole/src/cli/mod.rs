@@ -92,6 +92,9 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<DevicesCommand>,
     },
+    /// Operator commands
+    #[command(subcommand)]
+    Admin(crate::admin::AdminCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -243,9 +246,9 @@ impl Ctx {
 pub async fn run(global: GlobalArgs, command: Command) -> Result<(), CliError> {
     let mut ctx = Ctx::new(global)?;
     match command {
-        Command::Serve(_) => Err(CliError::new(
+        Command::Serve(_) | Command::Admin(_) => Err(CliError::new(
             "internal",
-            "`serve` is dispatched by main, not here",
+            "`serve` and `admin` are dispatched by main, not here",
         )),
         Command::Register(args) => account::register(&mut ctx, args).await,
         Command::Login(args) => account::login(&mut ctx, args).await,
