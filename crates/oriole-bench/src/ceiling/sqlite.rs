@@ -1,0 +1,85 @@
+//! SQLite's own insert ceiling on this machine: rows of message size
+//! committed in transactions of 1, 10, 100, 1000 rows, with WAL and
+//! `synchronous=FULL` (one fsync per commit, as Oriole's default). This
+//! measures SQLite and the disk, not Oriole's store; it bounds what any
+//! SQLite-backed server can persist per second, and what group commit can
+//! reach.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, SqliteConnection};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InsertRate {
+    pub rows_per_txn: u32,
+    pub rows: u64,
+    pub transactions: u64,
+    pub seconds: f64,
+    pub rows_per_sec: f64,
+    pub txns_per_sec: f64,
+}
+
+/// Insert for `each` per batch size into a fresh database under `dir`.
+pub async fn measure(
+    dir: &std::path::Path,
+    batch_sizes: &[u32],
+    each: Duration,
+    body_bytes: usize,
+) -> anyhow::Result<Vec<InsertRate>> {
+    let options = SqliteConnectOptions::new()
+        .filename(dir.join("ceiling.db"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full);
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .context("opening the ceiling database")?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS messages (
+             id INTEGER PRIMARY KEY,
+             sender TEXT NOT NULL,
+             recipient TEXT NOT NULL,
+             body BLOB NOT NULL,
+             sent_at INTEGER NOT NULL
+         )",
+    )
+    .execute(&mut conn)
+    .await?;
+    let body = vec![b'x'; body_bytes];
+    let mut results = Vec::new();
+    for &batch in batch_sizes {
+        let started = Instant::now();
+        let (mut rows, mut txns) = (0u64, 0u64);
+        while started.elapsed() < each {
+            let mut tx = conn.begin().await?;
+            for _ in 0..batch {
+                sqlx::query(
+                    "INSERT INTO messages (sender, recipient, body, sent_at) VALUES (?, ?, ?, ?)",
+                )
+                .bind("alice")
+                .bind("bob")
+                .bind(&body)
+                .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await?;
+                rows += 1;
+            }
+            tx.commit().await?;
+            txns += 1;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        results.push(InsertRate {
+            rows_per_txn: batch,
+            rows,
+            transactions: txns,
+            seconds,
+            rows_per_sec: rows as f64 / seconds,
+            txns_per_sec: txns as f64 / seconds,
+        });
+    }
+    conn.close().await?;
+    Ok(results)
+}

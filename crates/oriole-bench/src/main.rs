@@ -1,0 +1,569 @@
+//! `oriole-bench`: run the workloads against Oriole, the XMPP peers and the
+//! reference ceilings, and write JSON, Markdown and a chart.
+//!
+//! `oriole-bench all` reproduces the whole comparison; `oriole-bench run`
+//! drives one server; `relay-server` is the bare relay the ceiling uses.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use oriole_bench::adapter::oriole::Oriole;
+use oriole_bench::adapter::relay::Relay;
+use oriole_bench::adapter::xmpp::Xmpp;
+use oriole_bench::ceiling;
+use oriole_bench::chart::draw_p99_chart;
+use oriole_bench::process::{self, ServerProcess};
+use oriole_bench::report::{Ceilings, Machine, Report, ServerReport};
+use oriole_bench::workload::{self, Knobs};
+use oriole_bench::Protocol;
+
+/// The server under test runs on this core, the load generator on the other.
+const SERVER_CORE: usize = 0;
+const GENERATOR_CORE: usize = 1;
+
+#[derive(Parser)]
+#[command(name = "oriole-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything: SQLite and relay ceilings, Oriole, then the XMPP peers.
+    All(AllArgs),
+    /// Run workloads against one server.
+    Run(RunArgs),
+    /// The bare WebSocket relay (started by the benchmark itself).
+    RelayServer {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+    },
+    /// Only the SQLite batched-insert ceiling.
+    SqliteCeiling {
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
+    /// Redraw the chart from a results.json.
+    Chart {
+        #[arg(long)]
+        results: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Where results.json, results.md and p99.svg go.
+    #[arg(long, default_value = "target/oriole-bench")]
+    out: PathBuf,
+    /// Do not pin the server and the generator to separate cores.
+    #[arg(long)]
+    no_pin: bool,
+    /// Workloads to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "w0,w4,w1,w2,w3")]
+    workloads: Vec<Workload>,
+    #[command(flatten)]
+    knobs: KnobArgs,
+}
+
+#[derive(Args)]
+struct AllArgs {
+    /// The `oriole` binary to benchmark.
+    #[arg(long, default_value = "target/release/oriole")]
+    server_bin: PathBuf,
+    /// XMPP servers to compare against, each set up by bench/peers/NAME.sh.
+    #[arg(long, value_delimiter = ',', default_value = "ejabberd,prosody")]
+    peers: Vec<String>,
+    /// The folder holding the peers' scripts.
+    #[arg(long, default_value = "bench/peers")]
+    peers_dir: PathBuf,
+    /// Skip the SQLite and relay ceilings.
+    #[arg(long)]
+    no_ceilings: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[arg(long, value_enum, default_value = "oriole")]
+    target: TargetKind,
+    /// Start this `oriole` binary (or, with --target relay, the relay).
+    #[arg(long, conflicts_with = "url")]
+    server_bin: Option<PathBuf>,
+    /// An already running server: `http://…` for Oriole, `ws://…` for XMPP
+    /// and the relay.
+    #[arg(long)]
+    url: Option<String>,
+    /// The running server's PID, for W0's memory reading.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// The name in reports (defaults to the target kind).
+    #[arg(long)]
+    name: Option<String>,
+    /// XMPP domain.
+    #[arg(long, default_value = "localhost")]
+    domain: String,
+    /// XMPP MUC service.
+    #[arg(long, default_value = "conference.localhost")]
+    muc: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TargetKind {
+    Oriole,
+    Xmpp,
+    Relay,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Workload {
+    W0,
+    W1,
+    W2,
+    W3,
+    W4,
+}
+
+/// Overrides of the workload defaults (see `Knobs`).
+#[derive(Args, Clone)]
+struct KnobArgs {
+    /// Short steps and small counts: a quick look, not a result.
+    #[arg(long)]
+    quick: bool,
+    #[arg(long)]
+    message_bytes: Option<usize>,
+    #[arg(long)]
+    p99_limit_ms: Option<f64>,
+    #[arg(long)]
+    drain_secs: Option<f64>,
+    #[arg(long)]
+    w0_connections: Option<usize>,
+    #[arg(long)]
+    w1_pairs: Option<usize>,
+    #[arg(long)]
+    w1_step_secs: Option<f64>,
+    #[arg(long)]
+    w1_start_rate: Option<f64>,
+    #[arg(long)]
+    w1_max_rate: Option<f64>,
+    #[arg(long)]
+    w1_max_steps: Option<usize>,
+    #[arg(long)]
+    w2_messages: Option<usize>,
+    #[arg(long)]
+    w2_send_rate: Option<f64>,
+    #[arg(long, value_delimiter = ',')]
+    w3_sizes: Option<Vec<usize>>,
+    #[arg(long)]
+    w3_step_secs: Option<f64>,
+    #[arg(long)]
+    w3_start_rate: Option<f64>,
+    #[arg(long)]
+    w3_max_steps: Option<usize>,
+    #[arg(long)]
+    w4_logins: Option<usize>,
+}
+
+impl KnobArgs {
+    fn knobs(&self) -> Knobs {
+        let mut k = Knobs::default();
+        if self.quick {
+            k.drain_secs = 2.0;
+            k.w0_connections = 200;
+            k.w1_pairs = 10;
+            k.w1_step_secs = 2.0;
+            k.w1_max_steps = 8;
+            k.w2_messages = 500;
+            k.w3_sizes = vec![10, 100];
+            k.w3_step_secs = 2.0;
+            k.w3_max_steps = 5;
+            k.w4_logins = 100;
+        }
+        macro_rules! set {
+            ($($field:ident),*) => {$(
+                if let Some(v) = self.$field.clone() { k.$field = v; }
+            )*};
+        }
+        set!(
+            message_bytes,
+            p99_limit_ms,
+            drain_secs,
+            w0_connections,
+            w1_pairs,
+            w1_step_secs,
+            w1_start_rate,
+            w1_max_rate,
+            w1_max_steps,
+            w2_messages,
+            w2_send_rate,
+            w3_sizes,
+            w3_step_secs,
+            w3_start_rate,
+            w3_max_steps,
+            w4_logins
+        );
+        k
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let pin = match &cli.command {
+        Command::All(a) => !a.common.no_pin,
+        Command::Run(r) => !r.common.no_pin,
+        _ => false,
+    };
+    // Before the runtime exists, so every one of its threads inherits it.
+    let pinned = pin && process::pin_current_thread(GENERATOR_CORE).is_ok();
+    if pin && !pinned {
+        eprintln!("oriole-bench: cannot pin to core {GENERATOR_CORE}; running unpinned");
+    }
+    let runtime = match &cli.command {
+        // The relay is the single-threaded server under test.
+        Command::RelayServer { .. } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(if pinned { 1 } else { 2 })
+            .enable_all()
+            .build()?,
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::All(args) => all(args, pinned).await,
+            Command::Run(args) => run(args, pinned).await,
+            Command::RelayServer { listen } => {
+                let listener = tokio::net::TcpListener::bind(&listen).await?;
+                println!("listening on ws://{}", listener.local_addr()?);
+                ceiling::relay::serve(listener).await
+            }
+            Command::SqliteCeiling { seconds } => {
+                let dir = tempfile::tempdir()?;
+                let rates = ceiling::sqlite::measure(
+                    dir.path(),
+                    &[1, 10, 100, 1000],
+                    Duration::from_secs_f64(seconds),
+                    100,
+                )
+                .await?;
+                println!("{}", serde_json::to_string_pretty(&rates)?);
+                Ok(())
+            }
+            Command::Chart { results, out } => {
+                let report: Report = serde_json::from_slice(
+                    &std::fs::read(&results)
+                        .with_context(|| format!("reading {}", results.display()))?,
+                )?;
+                draw_p99_chart(&report, &out)
+            }
+        }
+    })
+}
+
+fn new_report(knobs: &Knobs, pinned: bool) -> Report {
+    Report {
+        started_at_unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        machine: Machine::probe(pinned),
+        knobs: knobs.clone(),
+        notes: vec![
+            format!(
+                "Open loop: latency from each message's scheduled send time to its receipt; \
+                 a step holds when p99 ≤ {} ms and nothing is lost, duplicated or refused.",
+                knobs.p99_limit_ms
+            ),
+            "Oriole runs with ORIOLE_PASSWORD_MEMORY_KIB=1024 ORIOLE_PASSWORD_ITERATIONS=1 \
+             (cheap Argon2id, so set-up is fast; W4 measures logins at that cost), \
+             sqlite.synchronous=full, TOKIO_WORKER_THREADS=1, RUST_LOG=warn."
+                .to_owned(),
+        ],
+        ceilings: Ceilings::default(),
+        servers: Vec::new(),
+    }
+}
+
+async fn all(args: AllArgs, pinned: bool) -> anyhow::Result<()> {
+    let common = &args.common;
+    let knobs = common.knobs.knobs();
+    let core = pinned.then_some(SERVER_CORE);
+    std::fs::create_dir_all(&common.out)
+        .with_context(|| format!("creating {}", common.out.display()))?;
+    let mut report = new_report(&knobs, pinned);
+
+    if !args.no_ceilings {
+        eprintln!("oriole-bench: SQLite insert ceiling");
+        let dir = tempfile::tempdir()?;
+        report.ceilings.sqlite = ceiling::sqlite::measure(
+            dir.path(),
+            &[1, 10, 100, 1000],
+            Duration::from_secs(3),
+            knobs.message_bytes,
+        )
+        .await?;
+        eprintln!("oriole-bench: bare relay ceiling");
+        let relay = ServerProcess::start(process::relay_launch(core)?).await?;
+        report.ceilings.relay_w1 = Some(workload::w1::run(&Relay::new(&relay.url), &knobs).await?);
+        relay.stop().await;
+        write_outputs(&report, &common.out)?;
+    }
+
+    eprintln!("oriole-bench: oriole");
+    let log = common.out.join("oriole-server.log");
+    let server =
+        ServerProcess::start(process::oriole_launch(&args.server_bin, core, Some(log))?).await?;
+    let mut sr = ServerReport {
+        name: "oriole".into(),
+        url: server.url.clone(),
+        pid: Some(server.pid),
+        settings: oriole_settings(&args.server_bin),
+        ..ServerReport::default()
+    };
+    run_workloads(
+        &Oriole::new(&server.url)?,
+        &knobs,
+        &common.workloads,
+        &mut sr,
+    )
+    .await;
+    server.stop().await;
+    report.servers.push(sr);
+    write_outputs(&report, &common.out)?;
+
+    for peer in &args.peers {
+        eprintln!("oriole-bench: {peer}");
+        match Peer::start(&args.peers_dir, peer, core).await {
+            Ok(p) => {
+                let mut sr = ServerReport {
+                    name: peer.clone(),
+                    url: p.url.clone(),
+                    pid: Some(p.pid),
+                    settings: p.settings.clone(),
+                    ..ServerReport::default()
+                };
+                let proto = Xmpp::new(peer, &p.url, &p.domain, &p.muc);
+                run_workloads(&proto, &knobs, &common.workloads, &mut sr).await;
+                p.stop(&args.peers_dir).await;
+                report.servers.push(sr);
+            }
+            Err(e) => report.servers.push(ServerReport {
+                name: peer.clone(),
+                errors: vec![format!("could not start: {e:#}")],
+                ..ServerReport::default()
+            }),
+        }
+        write_outputs(&report, &common.out)?;
+    }
+    eprintln!("oriole-bench: results in {}", common.out.display());
+    Ok(())
+}
+
+async fn run(args: RunArgs, pinned: bool) -> anyhow::Result<()> {
+    let common = &args.common;
+    let knobs = common.knobs.knobs();
+    let core = pinned.then_some(SERVER_CORE);
+    std::fs::create_dir_all(&common.out)
+        .with_context(|| format!("creating {}", common.out.display()))?;
+    let mut report = new_report(&knobs, pinned);
+    let name = args.name.clone().unwrap_or_else(|| {
+        match args.target {
+            TargetKind::Oriole => "oriole",
+            TargetKind::Xmpp => "xmpp",
+            TargetKind::Relay => "ws-relay",
+        }
+        .to_owned()
+    });
+    let started = match (&args.server_bin, &args.url, args.target) {
+        (_, Some(_), _) => None,
+        (Some(bin), None, TargetKind::Oriole) => Some(
+            ServerProcess::start(process::oriole_launch(
+                bin,
+                core,
+                Some(common.out.join("oriole-server.log")),
+            )?)
+            .await?,
+        ),
+        (None, None, TargetKind::Relay) => {
+            Some(ServerProcess::start(process::relay_launch(core)?).await?)
+        }
+        _ => bail!("give --url, or --server-bin with --target oriole"),
+    };
+    let url = match (&started, &args.url) {
+        (Some(s), _) => s.url.clone(),
+        (None, Some(u)) => u.clone(),
+        (None, None) => bail!("no server to benchmark"),
+    };
+    let mut sr = ServerReport {
+        name: name.clone(),
+        url: url.clone(),
+        pid: started.as_ref().map(|s| s.pid).or(args.pid),
+        ..ServerReport::default()
+    };
+    match args.target {
+        TargetKind::Oriole => {
+            if let Some(bin) = &args.server_bin {
+                sr.settings = oriole_settings(bin);
+            }
+            run_workloads(&Oriole::new(&url)?, &knobs, &common.workloads, &mut sr).await;
+        }
+        TargetKind::Xmpp => {
+            let proto = Xmpp::new(&name, &url, &args.domain, &args.muc);
+            run_workloads(&proto, &knobs, &common.workloads, &mut sr).await;
+        }
+        TargetKind::Relay => {
+            let w1 = workload::w1::run(&Relay::new(&url), &knobs).await?;
+            report.ceilings.relay_w1 = Some(w1);
+        }
+    }
+    if let Some(s) = started {
+        s.stop().await;
+    }
+    if args.target != TargetKind::Relay {
+        report.servers.push(sr);
+    }
+    write_outputs(&report, &common.out)?;
+    eprintln!("oriole-bench: results in {}", common.out.display());
+    Ok(())
+}
+
+fn oriole_settings(bin: &Path) -> Vec<String> {
+    let mut s: Vec<String> = process::oriole_env()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    s.push(format!("binary {}", bin.display()));
+    s
+}
+
+/// Run the chosen workloads in a fixed order (W0 first, on a fresh server;
+/// W4 logs W0's accounts in again), recording failures instead of stopping.
+async fn run_workloads<P: Protocol>(
+    proto: &P,
+    knobs: &Knobs,
+    chosen: &[Workload],
+    sr: &mut ServerReport,
+) {
+    let wants = |w: Workload| chosen.contains(&w);
+    let mut accounts = Vec::new();
+    if wants(Workload::W0) {
+        match workload::w0::run(proto, knobs, sr.pid).await {
+            Ok((r, a)) => {
+                sr.w0 = Some(r);
+                accounts = a;
+            }
+            Err(e) => sr.errors.push(format!("w0: {e:#}")),
+        }
+    }
+    if wants(Workload::W4) {
+        if accounts.len() < knobs.w4_logins {
+            let base = format!("{}w4u", knobs.prefix);
+            match workload::register_many(proto, &base, knobs.w4_logins).await {
+                Ok(a) => accounts = a,
+                Err(e) => sr.errors.push(format!("w4: {e:#}")),
+            }
+        }
+        if !accounts.is_empty() {
+            match workload::w4::run(proto, knobs, &accounts).await {
+                Ok(r) => sr.w4 = Some(r),
+                Err(e) => sr.errors.push(format!("w4: {e:#}")),
+            }
+        }
+    }
+    if wants(Workload::W1) {
+        match workload::w1::run(proto, knobs).await {
+            Ok(r) => sr.w1 = Some(r),
+            Err(e) => sr.errors.push(format!("w1: {e:#}")),
+        }
+    }
+    if wants(Workload::W2) {
+        match workload::w2::run(proto, knobs).await {
+            Ok(r) => sr.w2 = Some(r),
+            Err(e) => sr.errors.push(format!("w2: {e:#}")),
+        }
+    }
+    if wants(Workload::W3) && proto.supports_groups() {
+        match workload::w3::run(proto, knobs).await {
+            Ok(r) => sr.w3 = Some(r),
+            Err(e) => sr.errors.push(format!("w3: {e:#}")),
+        }
+    }
+    for e in &sr.errors {
+        eprintln!("oriole-bench: {}: {e}", sr.name);
+    }
+}
+
+fn write_outputs(report: &Report, out: &Path) -> anyhow::Result<()> {
+    std::fs::write(out.join("results.json"), serde_json::to_vec_pretty(report)?)?;
+    std::fs::write(out.join("results.md"), report.to_markdown())?;
+    if let Err(e) = draw_p99_chart(report, &out.join("p99.svg")) {
+        eprintln!("oriole-bench: no chart: {e:#}");
+    }
+    Ok(())
+}
+
+/// An XMPP server started by `bench/peers/NAME.sh start`, which prints
+/// `key=value` lines: url, pid, domain, muc, and any number of setting.
+struct Peer {
+    name: String,
+    url: String,
+    pid: u32,
+    domain: String,
+    muc: String,
+    settings: Vec<String>,
+}
+
+impl Peer {
+    async fn start(dir: &Path, name: &str, core: Option<usize>) -> anyhow::Result<Peer> {
+        let script = dir.join(format!("{name}.sh"));
+        let output = tokio::process::Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .env("BENCH_CORE", core.map_or(String::new(), |c| c.to_string()))
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .await
+            .with_context(|| format!("running {}", script.display()))?;
+        if !output.status.success() {
+            bail!("{} start failed ({})", script.display(), output.status);
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut peer = Peer {
+            name: name.to_owned(),
+            url: String::new(),
+            pid: 0,
+            domain: "localhost".into(),
+            muc: "conference.localhost".into(),
+            settings: Vec::new(),
+        };
+        for line in text.lines() {
+            match line.split_once('=') {
+                Some(("url", v)) => peer.url = v.trim().to_owned(),
+                Some(("pid", v)) => peer.pid = v.trim().parse().context("pid from the script")?,
+                Some(("domain", v)) => peer.domain = v.trim().to_owned(),
+                Some(("muc", v)) => peer.muc = v.trim().to_owned(),
+                Some(("setting", v)) => peer.settings.push(v.trim().to_owned()),
+                _ => {}
+            }
+        }
+        if peer.url.is_empty() || peer.pid == 0 {
+            bail!("{} start printed no url= or pid=", script.display());
+        }
+        Ok(peer)
+    }
+
+    async fn stop(self, dir: &Path) {
+        let script = dir.join(format!("{}.sh", self.name));
+        let _ = tokio::process::Command::new("bash")
+            .arg(&script)
+            .arg("stop")
+            .status()
+            .await;
+    }
+}

@@ -1,0 +1,311 @@
+//! What arrived, when, and how often: one [`Recorder`] per workload, one
+//! run (a fresh run id) per load step. Receivers hand it every message text
+//! they get; it keeps the latency histograms and finds loss and duplicates
+//! by (receiver, sender, sequence number).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::probe::Probe;
+
+/// Latencies are recorded in µs, up to a minute, with 3 significant digits.
+const MAX_LATENCY_US: u64 = 60_000_000;
+
+/// The generator's one clock: scheduled times and receipt times are both
+/// read from it, in µs since it started.
+#[derive(Debug, Clone, Copy)]
+pub struct RunClock {
+    start: Instant,
+}
+
+impl RunClock {
+    pub fn new() -> RunClock {
+        RunClock {
+            start: Instant::now(),
+        }
+    }
+
+    pub fn instant_at(&self, us: u64) -> Instant {
+        self.start + Duration::from_micros(us)
+    }
+
+    pub fn now_us(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+}
+
+impl Default for RunClock {
+    fn default() -> Self {
+        RunClock::new()
+    }
+}
+
+pub struct Recorder {
+    clock: RunClock,
+    run: Mutex<RunState>,
+    /// Sends written to a socket in the current run.
+    sent: AtomicU64,
+    /// Sends the server refused (an error frame) or that failed to write.
+    send_errors: AtomicU64,
+}
+
+struct RunState {
+    run: u64,
+    /// Deliveries each message should make (1 for 1:1; members − 1 in a group).
+    fanout: u32,
+    seen: HashSet<(u32, u32, u64)>,
+    /// Per message: deliveries so far and the latest one's latency.
+    per_message: HashMap<(u32, u64), (u32, u64)>,
+    latency: Histogram<u64>,
+    last_member: Histogram<u64>,
+    duplicates: u64,
+    stale: u64,
+    first_receipt_us: Option<u64>,
+    last_receipt_us: Option<u64>,
+}
+
+impl RunState {
+    fn new(run: u64, fanout: u32) -> RunState {
+        RunState {
+            run,
+            fanout,
+            seen: HashSet::new(),
+            per_message: HashMap::new(),
+            latency: new_histogram(),
+            last_member: new_histogram(),
+            duplicates: 0,
+            stale: 0,
+            first_receipt_us: None,
+            last_receipt_us: None,
+        }
+    }
+}
+
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("constant, valid histogram bounds")
+}
+
+impl Recorder {
+    pub fn new(clock: RunClock) -> Recorder {
+        Recorder {
+            clock,
+            run: Mutex::new(RunState::new(0, 1)),
+            sent: AtomicU64::new(0),
+            send_errors: AtomicU64::new(0),
+        }
+    }
+
+    pub fn clock(&self) -> RunClock {
+        self.clock
+    }
+
+    /// Start counting a new run; anything from earlier runs is stale.
+    pub fn start_run(&self, run: u64, fanout: u32) {
+        *self.state() = RunState::new(run, fanout.max(1));
+        self.sent.store(0, Ordering::SeqCst);
+        self.send_errors.store(0, Ordering::SeqCst);
+    }
+
+    pub fn current_run(&self) -> u64 {
+        self.state().run
+    }
+
+    pub fn count_sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_send_error(&self) {
+        self.send_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A message text arrived at `receiver`.
+    pub fn deliver(&self, receiver: u32, text: &str) {
+        let now = self.clock.now_us();
+        let Some(probe) = Probe::decode(text) else {
+            return;
+        };
+        let mut st = self.state();
+        if probe.run != st.run {
+            st.stale += 1;
+            return;
+        }
+        if !st.seen.insert((receiver, probe.sender, probe.seq)) {
+            st.duplicates += 1;
+            return;
+        }
+        let latency = now
+            .saturating_sub(probe.scheduled_us)
+            .clamp(1, MAX_LATENCY_US);
+        // Clamped into the histogram's range, so recording cannot fail.
+        let _ = st.latency.record(latency);
+        st.first_receipt_us.get_or_insert(now);
+        st.last_receipt_us = Some(now);
+        let fanout = st.fanout;
+        let entry = st
+            .per_message
+            .entry((probe.sender, probe.seq))
+            .or_insert((0, 0));
+        entry.0 += 1;
+        entry.1 = entry.1.max(latency);
+        if entry.0 == fanout {
+            let slowest = entry.1;
+            st.per_message.remove(&(probe.sender, probe.seq));
+            let _ = st.last_member.record(slowest);
+        }
+    }
+
+    /// Unique deliveries so far in this run.
+    pub fn delivered(&self) -> u64 {
+        self.state().seen.len() as u64
+    }
+
+    /// Wait until `expected` unique deliveries arrived, or `patience` passed.
+    /// True when everything arrived.
+    pub async fn wait_for(&self, expected: u64, patience: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            if self.delivered() >= expected {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The run's numbers, given how many deliveries were expected.
+    pub fn tally(&self, expected: u64) -> Tally {
+        let st = self.state();
+        let delivered = st.seen.len() as u64;
+        Tally {
+            sent: self.sent.load(Ordering::SeqCst),
+            send_errors: self.send_errors.load(Ordering::SeqCst),
+            expected,
+            delivered,
+            lost: expected.saturating_sub(delivered),
+            duplicates: st.duplicates,
+            stale: st.stale,
+            latency: LatencySummary::of(&st.latency),
+            last_member: LatencySummary::of(&st.last_member),
+            first_receipt_us: st.first_receipt_us,
+            last_receipt_us: st.last_receipt_us,
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, RunState> {
+        // A panic while holding the lock leaves plain counters behind.
+        self.run.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One run's outcome.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tally {
+    pub sent: u64,
+    pub send_errors: u64,
+    pub expected: u64,
+    /// Unique deliveries.
+    pub delivered: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    /// Deliveries of messages from an earlier run.
+    pub stale: u64,
+    /// Every delivery, from scheduled send to receipt.
+    pub latency: LatencySummary,
+    /// Per message, to the last member that got it (groups).
+    pub last_member: LatencySummary,
+    pub first_receipt_us: Option<u64>,
+    pub last_receipt_us: Option<u64>,
+}
+
+impl Tally {
+    /// Exactly once: nothing lost, nothing twice, no failed sends.
+    pub fn exactly_once(&self) -> bool {
+        self.lost == 0 && self.duplicates == 0 && self.send_errors == 0
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+impl LatencySummary {
+    pub fn of(h: &Histogram<u64>) -> LatencySummary {
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        LatencySummary {
+            count: h.len(),
+            mean_ms: h.mean() / 1000.0,
+            p50_ms: ms(h.value_at_quantile(0.50)),
+            p90_ms: ms(h.value_at_quantile(0.90)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            p999_ms: ms(h.value_at_quantile(0.999)),
+            max_ms: ms(h.max()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe_text(run: u64, sender: u32, seq: u64) -> String {
+        Probe {
+            run,
+            sender,
+            seq,
+            scheduled_us: 0,
+        }
+        .encode(0)
+    }
+
+    #[test]
+    fn counts_loss_duplicates_and_stale() {
+        let r = Recorder::new(RunClock::new());
+        r.start_run(5, 1);
+        for _ in 0..3 {
+            r.count_sent();
+        }
+        r.deliver(1, &probe_text(5, 0, 0));
+        r.deliver(1, &probe_text(5, 0, 1));
+        r.deliver(1, &probe_text(5, 0, 1));
+        r.deliver(1, &probe_text(4, 0, 2));
+        r.deliver(1, "not a probe");
+        let t = r.tally(3);
+        assert_eq!(t.sent, 3);
+        assert_eq!(t.delivered, 2);
+        assert_eq!(t.lost, 1);
+        assert_eq!(t.duplicates, 1);
+        assert_eq!(t.stale, 1);
+        assert!(!t.exactly_once());
+        assert_eq!(t.latency.count, 2);
+    }
+
+    #[test]
+    fn last_member_waits_for_the_whole_group() {
+        let r = Recorder::new(RunClock::new());
+        r.start_run(9, 3);
+        r.deliver(1, &probe_text(9, 0, 0));
+        r.deliver(2, &probe_text(9, 0, 0));
+        assert_eq!(r.tally(3).last_member.count, 0);
+        r.deliver(3, &probe_text(9, 0, 0));
+        let t = r.tally(3);
+        assert_eq!(t.last_member.count, 1);
+        assert!(t.exactly_once());
+    }
+}

@@ -1,0 +1,297 @@
+//! The results of one benchmark run: JSON for machines, a Markdown table
+//! for people (the same numbers), with the machine and settings recorded.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ceiling::sqlite::InsertRate;
+use crate::workload::w0::W0Result;
+use crate::workload::w1::W1Result;
+use crate::workload::w2::W2Result;
+use crate::workload::w3::W3Result;
+use crate::workload::w4::W4Result;
+use crate::workload::Knobs;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub started_at_unix: u64,
+    pub machine: Machine,
+    pub knobs: Knobs,
+    pub notes: Vec<String>,
+    pub ceilings: Ceilings,
+    pub servers: Vec<ServerReport>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub mem_total_kib: u64,
+    pub kernel: String,
+    /// Server on core 0, load generator on core 1.
+    pub pinned: bool,
+}
+
+impl Machine {
+    pub fn probe(pinned: bool) -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        Machine {
+            cpus: cpuinfo
+                .lines()
+                .filter(|l| l.starts_with("processor"))
+                .count(),
+            cpu_model: cpuinfo
+                .lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_owned())
+                .unwrap_or_default(),
+            mem_total_kib: meminfo
+                .lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            pinned,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Ceilings {
+    /// W1 through the bare relay: the transport and generator ceiling.
+    pub relay_w1: Option<W1Result>,
+    /// SQLite inserts per batch size, WAL, synchronous=FULL.
+    pub sqlite: Vec<InsertRate>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ServerReport {
+    pub name: String,
+    pub url: String,
+    pub pid: Option<u32>,
+    /// How the server was configured for the run (durability, threads, ...).
+    pub settings: Vec<String>,
+    pub w0: Option<W0Result>,
+    pub w1: Option<W1Result>,
+    pub w2: Option<W2Result>,
+    pub w3: Option<W3Result>,
+    pub w4: Option<W4Result>,
+    /// Workloads that could not run, and why.
+    pub errors: Vec<String>,
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".to_owned(), |v| format!("{v:.0}"))
+}
+
+fn num1(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1}"))
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+        _ => "—".to_owned(),
+    }
+}
+
+impl Report {
+    fn server(&self, name: &str) -> Option<&ServerReport> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    /// The report as Markdown: summary, ratios, ceilings, then every step.
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::new();
+        let m = &self.machine;
+        md.push_str(&format!(
+            "Machine: {} × {}, {:.1} GiB, Linux {}; {}.\n\n",
+            m.cpus,
+            m.cpu_model,
+            m.mem_total_kib as f64 / 1024.0 / 1024.0,
+            m.kernel,
+            if m.pinned {
+                "server pinned to core 0, load generator to core 1"
+            } else {
+                "no pinning"
+            }
+        ));
+        for note in &self.notes {
+            md.push_str(&format!("- {note}\n"));
+        }
+        md.push_str("\n### Summary\n\n");
+        md.push_str("| server | W1 max held msg/s (p99 ≤ limit, no loss) | W2 drain msg/s | W3 deliveries/s held (10 / 100 / 500) | W0 KiB per idle connection | W4 logins/s |\n");
+        md.push_str("| --- | ---: | ---: | ---: | ---: | ---: |\n");
+        for s in &self.servers {
+            let w3 = s.w3.as_ref().map_or_else(
+                || "—".to_owned(),
+                |w3| {
+                    w3.groups
+                        .iter()
+                        .map(|g| num(g.held_deliveries_per_sec))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                },
+            );
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                s.name,
+                num(s.w1.as_ref().and_then(|w| w.max_held_rate)),
+                num(s.w2.as_ref().map(|w| w.drain_rate)),
+                w3,
+                num1(s.w0.as_ref().and_then(|w| w.kib_per_connection)),
+                num(s.w4.as_ref().map(|w| w.logins_per_sec)),
+            ));
+        }
+        if let Some(relay) = &self.ceilings.relay_w1 {
+            md.push_str(&format!(
+                "| bare WebSocket relay (ceiling) | {} | — | — | — | — |\n",
+                num(relay.max_held_rate)
+            ));
+        }
+
+        let w1 = |name: &str| self.server(name).and_then(|s| s.w1.as_ref()?.max_held_rate);
+        if let Some(oriole) = self.server("oriole") {
+            md.push_str("\n### Ratios (W1, same run)\n\n");
+            let ours = oriole.w1.as_ref().and_then(|w| w.max_held_rate);
+            for s in self.servers.iter().filter(|s| s.name != "oriole") {
+                md.push_str(&format!(
+                    "- Oriole / {}: {}\n",
+                    s.name,
+                    ratio(ours, w1(&s.name))
+                ));
+            }
+            for c in &self.ceilings.sqlite {
+                md.push_str(&format!(
+                    "- Oriole / SQLite ceiling at {} rows per transaction: {}\n",
+                    c.rows_per_txn,
+                    ratio(ours, Some(c.rows_per_sec))
+                ));
+            }
+            if let Some(relay) = &self.ceilings.relay_w1 {
+                md.push_str(&format!(
+                    "- Oriole / bare relay: {}\n",
+                    ratio(ours, relay.max_held_rate)
+                ));
+            }
+        }
+
+        if !self.ceilings.sqlite.is_empty() {
+            md.push_str("\n### SQLite insert ceiling (WAL, synchronous=FULL)\n\n");
+            md.push_str("| rows per transaction | rows/s | commits/s |\n| ---: | ---: | ---: |\n");
+            for c in &self.ceilings.sqlite {
+                md.push_str(&format!(
+                    "| {} | {:.0} | {:.0} |\n",
+                    c.rows_per_txn, c.rows_per_sec, c.txns_per_sec
+                ));
+            }
+        }
+
+        let mut steps = |name: &str, w1: &W1Result| {
+            md.push_str(&format!(
+                "\n### W1 steps: {name} ({} sender/receiver pairs)\n\n",
+                w1.pairs
+            ));
+            md.push_str("| offered msg/s | delivered/s | p50 ms | p99 ms | max ms | lost | dup | errors | held |\n");
+            md.push_str("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+            for st in &w1.steps {
+                let t = &st.tally;
+                md.push_str(&format!(
+                    "| {:.0} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} |\n",
+                    st.offered_rate,
+                    st.delivered_per_sec,
+                    t.latency.p50_ms,
+                    t.latency.p99_ms,
+                    t.latency.max_ms,
+                    t.lost,
+                    t.duplicates,
+                    t.send_errors,
+                    if st.held { "yes" } else { "no" }
+                ));
+            }
+        };
+        for s in &self.servers {
+            if let Some(w1) = &s.w1 {
+                steps(&s.name, w1);
+            }
+        }
+        if let Some(relay) = &self.ceilings.relay_w1 {
+            steps("bare WebSocket relay", relay);
+        }
+
+        for s in &self.servers {
+            if let Some(w3) = &s.w3 {
+                md.push_str(&format!("\n### W3 group fan-out: {}\n\n", s.name));
+                md.push_str("| members | max held msg/s | deliveries/s there | p99 to last member there, ms | peak deliveries/s (any step) |\n");
+                md.push_str("| ---: | ---: | ---: | ---: | ---: |\n");
+                for g in &w3.groups {
+                    let p99 = g.max_held_rate.and_then(|rate| {
+                        g.steps
+                            .iter()
+                            .find(|st| st.held && st.offered_rate == rate)
+                            .map(|st| st.tally.last_member.p99_ms)
+                    });
+                    md.push_str(&format!(
+                        "| {} | {} | {} | {} | {:.0} |\n",
+                        g.members,
+                        num(g.max_held_rate),
+                        num(g.held_deliveries_per_sec),
+                        num1(p99),
+                        g.peak_deliveries_per_sec
+                    ));
+                }
+            }
+            if let Some(w2) = &s.w2 {
+                md.push_str(&format!(
+                    "\n{} W2: {} messages to {} offline users stored at {:.0} msg/s, drained at {:.0} msg/s in {:.2} s (lost {}, dup {}).\n",
+                    s.name,
+                    w2.messages,
+                    w2.pairs,
+                    w2.store_rate,
+                    w2.drain_rate,
+                    w2.drain_seconds,
+                    w2.tally.lost,
+                    w2.tally.duplicates
+                ));
+            }
+            if let Some(w0) = &s.w0 {
+                md.push_str(&format!(
+                    "\n{} W0: {} idle connections, RSS {} → {} KiB ({} KiB each), connected in {:.2} s.\n",
+                    s.name,
+                    w0.connections,
+                    w0.rss_before_kib.map_or("?".into(), |v| v.to_string()),
+                    w0.rss_after_kib.map_or("?".into(), |v| v.to_string()),
+                    num1(w0.kib_per_connection),
+                    w0.connect_seconds
+                ));
+            }
+            if let Some(w4) = &s.w4 {
+                md.push_str(&format!(
+                    "\n{} W4: {} logins, {} at once, {:.0} logins/s, p50 {:.1} ms, p99 {:.1} ms, {} failed.\n",
+                    s.name,
+                    w4.logins,
+                    w4.concurrency,
+                    w4.logins_per_sec,
+                    w4.latency.p50_ms,
+                    w4.latency.p99_ms,
+                    w4.failures
+                ));
+            }
+            if !s.settings.is_empty() {
+                md.push_str(&format!(
+                    "\n{} settings: {}.\n",
+                    s.name,
+                    s.settings.join("; ")
+                ));
+            }
+            for e in &s.errors {
+                md.push_str(&format!("\n{}: did not complete: {e}\n", s.name));
+            }
+        }
+        md
+    }
+}

@@ -1,0 +1,96 @@
+//! W1: 1:1 messages between online users (persisted by the server), the
+//! offered rate stepped up until p99 passes the limit or anything is lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::search::RateSearch;
+use super::{
+    close_all, connect_many, register_many, run_step, Knobs, StepResult, StepSpec, WARM_UP_SECS,
+};
+use crate::adapter::{ConnectMode, Protocol, Target};
+use crate::record::{Recorder, RunClock};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct W1Result {
+    pub pairs: usize,
+    pub steps: Vec<StepResult>,
+    /// The highest offered rate with p99 within the limit and nothing lost.
+    pub max_held_rate: Option<f64>,
+}
+
+pub async fn run<P: Protocol>(proto: &P, k: &Knobs) -> anyhow::Result<W1Result> {
+    let pairs = k.w1_pairs.max(1);
+    let senders = register_many(proto, &format!("{}w1s", k.prefix), pairs).await?;
+    let receivers = register_many(proto, &format!("{}w1r", k.prefix), pairs).await?;
+    let recorder = Arc::new(Recorder::new(RunClock::new()));
+    let receiving = connect_many(proto, &receivers, ConnectMode::default(), &recorder, 0).await?;
+    let mut sending = connect_many(
+        proto,
+        &senders,
+        ConnectMode::default(),
+        &recorder,
+        pairs as u32,
+    )
+    .await?;
+    let targets: Vec<Target> = receivers
+        .iter()
+        .map(|r| Target::Direct(r.name.clone()))
+        .collect();
+
+    let spec = |rate: f64, seconds: f64| StepSpec {
+        rate,
+        seconds,
+        fanout: 1,
+        message_bytes: k.message_bytes,
+        p99_limit_ms: k.p99_limit_ms,
+        drain: Duration::from_secs_f64(k.drain_secs),
+        judge_last_member: false,
+    };
+    // Warm-up, not reported: first messages on fresh sessions and a cold
+    // database say little about the steady state.
+    run_step(
+        &mut sending,
+        &targets,
+        &recorder,
+        spec(k.w1_start_rate, WARM_UP_SECS),
+    )
+    .await?;
+
+    let mut search = RateSearch::new(
+        k.w1_start_rate,
+        k.w1_max_rate,
+        k.w1_max_steps,
+        k.refine_steps,
+    );
+    let mut steps = Vec::new();
+    while let Some(rate) = search.next_rate() {
+        let step = run_step(
+            &mut sending,
+            &targets,
+            &recorder,
+            spec(rate, k.w1_step_secs),
+        )
+        .await?;
+        eprintln!(
+            "oriole-bench: {} w1 {rate:.0} msg/s: p99 {:.1} ms, lost {}, dup {}, errors {} -> {}",
+            proto.name(),
+            step.tally.latency.p99_ms,
+            step.tally.lost,
+            step.tally.duplicates,
+            step.tally.send_errors,
+            if step.held { "held" } else { "failed" }
+        );
+        search.record(rate, step.held);
+        steps.push(step);
+    }
+    close_all(sending).await;
+    close_all(receiving).await;
+    Ok(W1Result {
+        pairs,
+        steps,
+        max_held_rate: search.best(),
+    })
+}
