@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use oriole_proto::{
     AddMember, CreateGroup, DeviceInfo, DeviceList, GroupHistory, GroupInfo, GroupList, GroupRole,
-    Health, InboxEvent, LoginRequest, MemberInfo, MemberList, Profile, ReceiptKind, ReceiptRequest,
-    RegisterRequest, SendAck, SendMessage, SessionResponse, SyncPage, UpdateGroup,
+    Health, InboxEvent, InventoryItem, LoginRequest, MemberInfo, MemberList, PrivacyInventory,
+    Profile, ReceiptKind, ReceiptRequest, RegisterRequest, SendAck, SendMessage, SessionResponse,
+    SyncPage, UpdateGroup,
 };
 use reqwest::{Method, RequestBuilder, Response};
 use rustls::pki_types::pem::PemObject;
@@ -199,6 +200,15 @@ impl Client {
     /// `GET /v1/health`.
     pub async fn health(&self) -> Result<Health, ClientError> {
         self.call(self.request(Method::GET, &["health"])?).await
+    }
+
+    /// `GET /v1/privacy/inventory`: every personal-data item the server
+    /// stores, why, for how long and how it is protected. Needs no session.
+    pub async fn privacy_inventory(&self) -> Result<Vec<InventoryItem>, ClientError> {
+        let inventory: PrivacyInventory = self
+            .call(self.request(Method::GET, &["privacy", "inventory"])?)
+            .await?;
+        Ok(inventory.items)
     }
 
     // ---------- accounts and sessions ----------

@@ -5,6 +5,7 @@
 
 pub mod domain;
 pub mod error;
+pub mod inventory;
 pub mod keys;
 pub mod ports;
 pub mod service;

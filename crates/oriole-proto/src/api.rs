@@ -277,3 +277,97 @@ pub struct Health {
     pub protocol: u32,
     pub version: String,
 }
+
+// ---------- privacy ----------
+
+/// The kind of personal data an inventory item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DataCategory {
+    Identity,
+    Usage,
+    Device,
+    Content,
+    Security,
+    Consent,
+}
+
+/// Why a piece of personal data is processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Providing the messaging service the user signed up for.
+    Service,
+    /// Keeping accounts and the service secure (abuse, account takeover).
+    Security,
+}
+
+/// The legal ground for processing an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalBasis {
+    Contract,
+    Consent,
+    LegalObligation,
+    LegitimateInterest,
+}
+
+/// An operator role that may be granted access to an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorRole {
+    Admin,
+    Support,
+    Auditor,
+    PrivacyOfficer,
+}
+
+/// How an item is stored at rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtectionKind {
+    /// Sealed with the owner's data key.
+    EncryptedAtRest,
+    /// In the clear, by a justified exception (see `justification`).
+    Clear,
+}
+
+/// How long an item is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RetentionInfo {
+    pub description: String,
+    /// A fixed period in days, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+}
+
+/// One entry of the personal-data inventory (the "list of personal
+/// information collected").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InventoryItem {
+    /// Stable identifier, e.g. `message.text`.
+    pub id: String,
+    pub description: String,
+    pub category: DataCategory,
+    /// Where it is stored, as `table.column`.
+    pub fields: Vec<String>,
+    pub purposes: Vec<Purpose>,
+    pub legal_basis: LegalBasis,
+    /// Needed to provide the service (`false`: optional).
+    pub necessary: bool,
+    pub retention: RetentionInfo,
+    /// Operator roles that may see it.
+    pub visible_to: Vec<OperatorRole>,
+    /// Third parties that may receive it.
+    pub recipients: Vec<String>,
+    pub protection: ProtectionKind,
+    /// Why it is stored in the clear (only with `protection: clear`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+}
+
+/// `GET /v1/privacy/inventory`: every personal-data item Oriole stores.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PrivacyInventory {
+    pub items: Vec<InventoryItem>,
+}

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{accounts, groups, messages, meta};
+use crate::routes::{accounts, groups, messages, meta, privacy};
 use crate::ws;
 
 #[derive(OpenApi)]
@@ -39,6 +39,7 @@ use crate::ws;
         ws::upgrade,
         meta::health,
         meta::openapi,
+        privacy::inventory,
     ),
     components(schemas(oriole_proto::ErrorCode, oriole_proto::InboxEvent)),
     modifiers(&BearerAuth),
@@ -48,6 +49,7 @@ use crate::ws;
         (name = "groups", description = "Group conversations"),
         (name = "realtime", description = "The WebSocket endpoint"),
         (name = "meta", description = "Health and this document"),
+        (name = "privacy", description = "What the server does with personal data"),
     )
 )]
 pub struct ApiDoc;

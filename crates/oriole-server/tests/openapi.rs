@@ -52,11 +52,12 @@ fn every_route_is_documented() {
         "/v1/health",
         "/v1/openapi.json",
         "/v1/ws",
+        "/v1/privacy/inventory",
     ] {
         assert!(
             paths.contains(&path),
             "{path} is not in the OpenAPI document"
         );
     }
-    assert_eq!(paths.len(), 19, "{paths:?}");
+    assert_eq!(paths.len(), 20, "{paths:?}");
 }

@@ -519,6 +519,32 @@ async fn health_openapi_and_security_headers() {
 }
 
 #[tokio::test]
+async fn the_privacy_inventory_is_public() {
+    let app = TestApp::start().await;
+    let resp = app
+        .http
+        .get(app.url("/v1/privacy/inventory"))
+        .send()
+        .await
+        .expect("inventory");
+    assert_eq!(resp.status(), 200);
+    let body: oriole_proto::PrivacyInventory = resp.json().await.expect("json");
+    assert_eq!(body.items, oriole_core::inventory::inventory_items());
+    let text = body
+        .items
+        .iter()
+        .find(|i| i.id == "message.text")
+        .expect("message.text");
+    assert_eq!(
+        text.protection,
+        oriole_proto::ProtectionKind::EncryptedAtRest
+    );
+    assert!(!text
+        .visible_to
+        .contains(&oriole_proto::OperatorRole::Support));
+}
+
+#[tokio::test]
 async fn shutdown_returns_after_in_flight_work() {
     let mut app = TestApp::start().await;
     let alice = app.register("alice").await;

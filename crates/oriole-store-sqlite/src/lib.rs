@@ -20,6 +20,7 @@ pub use keystore::{
     load_kek, lock_keys_dir, rotate_kek, KekSource, KeysDirLock, KeysError, SqliteKeyStore,
     DEFAULT_KEK_ENV,
 };
+pub use personal::sealed_columns;
 
 use std::fmt;
 use std::path::Path;
@@ -178,6 +179,22 @@ impl SqliteStore {
             reader,
             personal: PersonalData::new(opts.vault),
         })
+    }
+
+    /// Every `(table, column)` of the schema, in table then column order,
+    /// without SQLite's and sqlx's own tables: what the personal-data
+    /// inventory must account for.
+    pub async fn schema_columns(&self) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query_as(
+            "SELECT m.name, p.name FROM sqlite_master AS m \
+             JOIN pragma_table_info(m.name) AS p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+               AND m.name <> '_sqlx_migrations' \
+             ORDER BY m.name, p.cid",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(error::db("reading the schema"))
     }
 
     /// Message appends committed so far, and the transactions (fsyncs)

@@ -23,7 +23,18 @@ pub(crate) enum PersonalField {
 }
 
 impl PersonalField {
-    fn table_column(self) -> (&'static str, &'static str) {
+    /// Every variant (kept complete by `all_lists_every_variant`).
+    const ALL: [PersonalField; 7] = [
+        PersonalField::UserPhone,
+        PersonalField::UserEmail,
+        PersonalField::DeviceModel,
+        PersonalField::DeviceOsVersion,
+        PersonalField::DeviceIp,
+        PersonalField::MessageText,
+        PersonalField::MessagePayload,
+    ];
+
+    const fn table_column(self) -> (&'static str, &'static str) {
         match self {
             PersonalField::UserPhone => ("users", "phone"),
             PersonalField::UserEmail => ("users", "email"),
@@ -34,6 +45,23 @@ impl PersonalField {
             PersonalField::MessagePayload => ("messages", "payload"),
         }
     }
+}
+
+/// Every `(table, column)` this store writes only as vault output: the
+/// columns the inventory must declare `EncryptedAtRest`, and no others.
+static SEALED_COLUMNS: [(&str, &str); PersonalField::ALL.len()] = {
+    let mut out = [("", ""); PersonalField::ALL.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = PersonalField::ALL[i].table_column();
+        i += 1;
+    }
+    out
+};
+
+/// The columns sealed with the field vault, as `(table, column)`.
+pub fn sealed_columns() -> &'static [(&'static str, &'static str)] {
+    &SEALED_COLUMNS
 }
 
 /// Seals and opens personal fields with the configured vault.
@@ -114,5 +142,30 @@ fn binding(field: PersonalField, owner: UserId, row: &str) -> FieldBinding<'_> {
         table,
         column,
         row,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_variant() {
+        // A new variant fails to compile here until it is also in `ALL`.
+        for field in PersonalField::ALL {
+            match field {
+                PersonalField::UserPhone
+                | PersonalField::UserEmail
+                | PersonalField::DeviceModel
+                | PersonalField::DeviceOsVersion
+                | PersonalField::DeviceIp
+                | PersonalField::MessageText
+                | PersonalField::MessagePayload => {}
+            }
+        }
+        let mut unique = sealed_columns().to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), PersonalField::ALL.len());
     }
 }

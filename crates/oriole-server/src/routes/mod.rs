@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod groups;
 pub mod messages;
 pub mod meta;
+pub mod privacy;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -54,6 +55,7 @@ pub fn router<S: Store>(state: SharedState<S>) -> Router {
         .route("/v1/groups/{id}/messages", get(groups::history::<S>))
         .route("/v1/health", get(meta::health))
         .route("/v1/openapi.json", get(meta::openapi))
+        .route("/v1/privacy/inventory", get(privacy::inventory))
         // REST only: a WebSocket session outlives its upgrade request.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -6,6 +6,7 @@ mod error;
 mod groups;
 mod messages;
 mod output;
+mod privacy;
 mod profile;
 
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use oriole_proto::GroupRole;
 
 pub use error::CliError;
 use output::Output;
+pub use privacy::PrivacyCommand;
 use profile::Profile;
 
 /// The server when neither `--server` nor `$ORIOLE_SERVER` nor the profile
@@ -92,6 +94,9 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<DevicesCommand>,
     },
+    /// What the server does with personal data
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
     /// Operator commands
     #[command(subcommand)]
     Admin(crate::admin::AdminCommand),
@@ -259,6 +264,7 @@ pub async fn run(global: GlobalArgs, command: Command) -> Result<(), CliError> {
         Command::Read { message_id } => messages::read(&ctx, &message_id).await,
         Command::Recall { message_id } => messages::recall(&ctx, &message_id).await,
         Command::Group(command) => groups::run(&ctx, command).await,
+        Command::Privacy(command) => privacy::run(&ctx, command).await,
         Command::Devices { action: None } => account::devices(&ctx).await,
         Command::Devices {
             action: Some(DevicesCommand::Revoke { device_id }),
@@ -330,6 +336,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn privacy_inventory_parses() {
+        let cli =
+            Cli::try_parse_from(["oriole", "privacy", "inventory", "--json"]).expect("parses");
+        assert!(cli.global.json);
+        assert!(matches!(
+            cli.command,
+            Command::Privacy(PrivacyCommand::Inventory)
+        ));
+        assert!(Cli::try_parse_from(["oriole", "privacy"]).is_err());
     }
 
     #[test]

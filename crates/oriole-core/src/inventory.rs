@@ -1,0 +1,681 @@
+//! The personal-data inventory (the "list of personal information
+//! collected", PRIVACY.md P1): ONE declaration of every personal-data item
+//! Oriole stores, why, on what legal basis, for how long, who may see it and
+//! how it is protected at rest.
+//!
+//! Everything else derives from [`INVENTORY`]: `GET /v1/privacy/inventory`,
+//! `oriole privacy inventory` and `docs/privacy-inventory.md`. Each store
+//! backend has a test that inspects its real schema and fails when a column
+//! is neither declared here (in an item's `fields`) nor listed in
+//! [`NON_PERSONAL_COLUMNS`] with a reason, or when a declared field does not
+//! exist; and that the columns declared [`Protection::EncryptedAtRest`] are
+//! exactly the ones the backend seals.
+
+use oriole_proto::{
+    DataCategory, InventoryItem, LegalBasis, OperatorRole, ProtectionKind, Purpose, RetentionInfo,
+};
+use serde::Serialize;
+
+use DataCategory::*;
+use OperatorRole::{Admin, Auditor, PrivacyOfficer, Support};
+
+/// One personal-data item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DataItem {
+    /// Stable identifier, e.g. `message.text`.
+    pub id: &'static str,
+    pub description: &'static str,
+    pub category: DataCategory,
+    /// The storage fields holding it, as `table.column`.
+    pub fields: &'static [&'static str],
+    pub purposes: &'static [Purpose],
+    pub legal_basis: LegalBasis,
+    pub necessity: Necessity,
+    pub retention: Retention,
+    /// Operator roles that may see it (message content: never support).
+    pub visible_to: &'static [OperatorRole],
+    /// Third-party recipients that may receive it.
+    pub recipients: &'static [&'static str],
+    pub protection: Protection,
+}
+
+/// Whether the service needs an item, or the user may withhold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Necessity {
+    Necessary,
+    Optional,
+}
+
+/// How long an item is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Retention {
+    pub description: &'static str,
+    /// A fixed period, when there is one.
+    pub days: Option<u32>,
+}
+
+/// How an item is stored at rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Protection {
+    /// Written only through the field vault, sealed with the owner's data key.
+    EncryptedAtRest,
+    /// In the clear, by an explicit exception.
+    Clear { justification: &'static str },
+}
+
+/// A column that holds nothing about a person, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NonPersonalColumn {
+    /// `table.column`.
+    pub field: &'static str,
+    pub reason: &'static str,
+}
+
+const UNTIL_ACCOUNT_DELETED: Retention = Retention {
+    description: "Until the account is deleted",
+    days: None,
+};
+
+const PSEUDONYMOUS_METADATA: Protection = Protection::Clear {
+    justification: "Pseudonymous metadata (random ids, times, kinds): needed in the clear to \
+                    route, order and look up messages; holds no name, number or content",
+};
+
+const ALL_ROLES: &[OperatorRole] = &[Admin, Support, Auditor, PrivacyOfficer];
+
+/// Every personal-data item Oriole stores.
+pub static INVENTORY: &[DataItem] = &[
+    DataItem {
+        id: "account.username",
+        description: "The username chosen at registration; how other users address you",
+        category: Identity,
+        fields: &["users.username"],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Contract,
+        necessity: Necessity::Necessary,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: ALL_ROLES,
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "Public identifier: shown to every user you message, and looked up \
+                            by exact match at login and when addressing messages",
+        },
+    },
+    DataItem {
+        id: "account.phone",
+        description: "Phone number, if you gave one",
+        category: Identity,
+        fields: &["users.phone"],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Consent,
+        necessity: Necessity::Optional,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: &[Admin, Support, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::EncryptedAtRest,
+    },
+    DataItem {
+        id: "account.email",
+        description: "Email address, if you gave one",
+        category: Identity,
+        fields: &["users.email"],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Consent,
+        necessity: Necessity::Optional,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: &[Admin, Support, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::EncryptedAtRest,
+    },
+    DataItem {
+        id: "account.contact_lookup",
+        description: "Blind indexes of your phone number and email, for lookup and uniqueness \
+                      without storing either in the clear",
+        category: Identity,
+        fields: &["users.phone_bidx", "users.email_bidx"],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Consent,
+        necessity: Necessity::Optional,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: &[],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "Keyed HMAC of the normalised value, not reversible without the \
+                            vault's index key; must be comparable for lookups",
+        },
+    },
+    DataItem {
+        id: "account.password_hash",
+        description: "A hash of your password, to check it at login",
+        category: Security,
+        fields: &["users.password_hash"],
+        purposes: &[Purpose::Service, Purpose::Security],
+        legal_basis: LegalBasis::Contract,
+        necessity: Necessity::Necessary,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: &[],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "Argon2id hash with a random salt: not reversible, and needed to \
+                            verify a password before any data key is available",
+        },
+    },
+    DataItem {
+        id: "account.created_at",
+        description: "When the account was created",
+        category: Usage,
+        fields: &["users.created_at"],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Contract,
+        necessity: Necessity::Necessary,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: ALL_ROLES,
+        recipients: &[],
+        protection: PSEUDONYMOUS_METADATA,
+    },
+    DataItem {
+        id: "session.token_hash",
+        description: "A hash of each device's session token, to authenticate its requests",
+        category: Security,
+        fields: &["devices.token_hash"],
+        purposes: &[Purpose::Service, Purpose::Security],
+        legal_basis: LegalBasis::Contract,
+        necessity: Necessity::Necessary,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: &[],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "SHA-256 of a random 256-bit token: not reversible, and looked up \
+                            on every request before any data key is available",
+        },
+    },
+    DataItem {
+        id: "device.model",
+        description: "The device model a client reported at login, shown in your device list",
+        category: Device,
+        fields: &["devices.device_model"],
+        purposes: &[Purpose::Service, Purpose::Security],
+        legal_basis: LegalBasis::LegitimateInterest,
+        necessity: Necessity::Optional,
+        retention: Retention {
+            description: "With the device record, until the account is deleted",
+            days: None,
+        },
+        visible_to: &[Admin, Support, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::EncryptedAtRest,
+    },
+    DataItem {
+        id: "device.os_version",
+        description: "The operating system version a client reported at login, shown in your \
+                      device list",
+        category: Device,
+        fields: &["devices.os_version"],
+        purposes: &[Purpose::Service, Purpose::Security],
+        legal_basis: LegalBasis::LegitimateInterest,
+        necessity: Necessity::Optional,
+        retention: Retention {
+            description: "With the device record, until the account is deleted",
+            days: None,
+        },
+        visible_to: &[Admin, Support, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::EncryptedAtRest,
+    },
+    DataItem {
+        id: "device.ip",
+        description: "The IP address a device logged in from",
+        category: Device,
+        fields: &["devices.ip"],
+        purposes: &[Purpose::Security],
+        legal_basis: LegalBasis::LegitimateInterest,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description: "With the device record, until the account is deleted (revoking the \
+                          device does not yet erase it)",
+            days: None,
+        },
+        visible_to: &[Admin, Auditor, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::EncryptedAtRest,
+    },
+    DataItem {
+        id: "device.seen_times",
+        description: "Which account a device session belongs to, when it was first and last \
+                      used, and when it was logged out",
+        category: Usage,
+        fields: &[
+            "devices.user_id",
+            "devices.first_seen",
+            "devices.last_seen",
+            "devices.revoked_at",
+        ],
+        purposes: &[Purpose::Service, Purpose::Security],
+        legal_basis: LegalBasis::Contract,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description: "With the device record, until the account is deleted",
+            days: None,
+        },
+        visible_to: ALL_ROLES,
+        recipients: &[],
+        protection: PSEUDONYMOUS_METADATA,
+    },
+    DataItem {
+        id: "message.text",
+        description: "The text of the messages you send",
+        category: Content,
+        fields: &["messages.text"],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Contract,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description: "Until the sender's account is deleted (a recalled message's content \
+                          is erased at once)",
+            days: None,
+        },
+        visible_to: &[Admin, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::EncryptedAtRest,
+    },
+    DataItem {
+        id: "message.payload",
+        description: "The structured payload (JSON) of the messages you send",
+        category: Content,
+        fields: &["messages.payload"],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Contract,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description: "Until the sender's account is deleted (a recalled message's content \
+                          is erased at once)",
+            days: None,
+        },
+        visible_to: &[Admin, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::EncryptedAtRest,
+    },
+    DataItem {
+        id: "message.metadata",
+        description: "Who sent a message to whom or to which group, when, whether it was \
+                      recalled, and the client's idempotency key",
+        category: Usage,
+        fields: &[
+            "messages.sender_id",
+            "messages.recipient_user_id",
+            "messages.group_id",
+            "messages.sent_at",
+            "messages.recalled_at",
+            "messages.idempotency_key",
+        ],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Contract,
+        necessity: Necessity::Necessary,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: ALL_ROLES,
+        recipients: &[],
+        protection: PSEUDONYMOUS_METADATA,
+    },
+    DataItem {
+        id: "receipt",
+        description: "Delivery and read receipts: which user received or read a message, and \
+                      when",
+        category: Usage,
+        fields: &["receipts.user_id", "receipts.kind", "receipts.at"],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Contract,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description: "Until the reader's account or the message is deleted",
+            days: None,
+        },
+        visible_to: ALL_ROLES,
+        recipients: &[],
+        protection: PSEUDONYMOUS_METADATA,
+    },
+    DataItem {
+        id: "inbox",
+        description: "Your inbox: the ordered events (messages, recalls, receipts) waiting to \
+                      be synced to your devices, and who caused each",
+        category: Usage,
+        fields: &[
+            "inbox.user_id",
+            "inbox.kind",
+            "inbox.actor_id",
+            "inbox.receipt_kind",
+            "inbox.at",
+            "inbox_heads.user_id",
+        ],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Contract,
+        necessity: Necessity::Necessary,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: ALL_ROLES,
+        recipients: &[],
+        protection: PSEUDONYMOUS_METADATA,
+    },
+    DataItem {
+        id: "group.membership",
+        description: "Which groups you belong to, your role in each and when you joined",
+        category: Usage,
+        fields: &[
+            "group_members.group_id",
+            "group_members.user_id",
+            "group_members.role",
+            "group_members.joined_at",
+        ],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Contract,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description: "Until you leave or are removed from the group, or the account is \
+                          deleted",
+            days: None,
+        },
+        visible_to: ALL_ROLES,
+        recipients: &[],
+        protection: PSEUDONYMOUS_METADATA,
+    },
+    DataItem {
+        id: "group.name",
+        description: "The name a member gave a group",
+        category: Content,
+        fields: &["groups.name"],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Contract,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description: "As long as the group exists",
+            days: None,
+        },
+        visible_to: &[Admin, Support, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "Belongs to the group, not to one person, so no personal data key \
+                            applies; shown to every member (a per-group key is future work)",
+        },
+    },
+];
+
+/// Columns of the schema that hold nothing about a person: random row ids,
+/// sequence numbers, references to rows that are declared themselves, and
+/// group settings.
+pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
+    NonPersonalColumn {
+        field: "users.id",
+        reason: "Random UUIDv7 primary key",
+    },
+    NonPersonalColumn {
+        field: "devices.id",
+        reason: "Random UUIDv7 primary key",
+    },
+    NonPersonalColumn {
+        field: "messages.id",
+        reason: "Random UUIDv7 primary key",
+    },
+    NonPersonalColumn {
+        field: "groups.id",
+        reason: "Random UUIDv7 primary key",
+    },
+    NonPersonalColumn {
+        field: "groups.history_visible",
+        reason: "A group setting (may new members read older messages)",
+    },
+    NonPersonalColumn {
+        field: "groups.created_at",
+        reason: "When the group was created; names no person",
+    },
+    NonPersonalColumn {
+        field: "group_members.pos",
+        reason: "Insertion order of member rows",
+    },
+    NonPersonalColumn {
+        field: "inbox.seq",
+        reason: "Per-inbox sequence number",
+    },
+    NonPersonalColumn {
+        field: "inbox.message_id",
+        reason: "Reference to a message row (declared as message.*)",
+    },
+    NonPersonalColumn {
+        field: "inbox_heads.head",
+        reason: "Newest sequence number of an inbox",
+    },
+    NonPersonalColumn {
+        field: "receipts.message_id",
+        reason: "Reference to a message row (declared as message.*)",
+    },
+];
+
+/// The declaration.
+pub fn inventory() -> &'static [DataItem] {
+    INVENTORY
+}
+
+/// The item with this id.
+pub fn item(id: &str) -> Option<&'static DataItem> {
+    INVENTORY.iter().find(|i| i.id == id)
+}
+
+/// Every declared `(table, column)`, with the item declaring it.
+pub fn declared_columns() -> impl Iterator<Item = ((&'static str, &'static str), &'static DataItem)>
+{
+    INVENTORY.iter().flat_map(|item| {
+        item.fields
+            .iter()
+            .filter_map(move |f| split_field(f).map(|tc| (tc, item)))
+    })
+}
+
+/// The columns declared [`Protection::EncryptedAtRest`].
+pub fn encrypted_columns() -> Vec<(&'static str, &'static str)> {
+    declared_columns()
+        .filter(|(_, item)| item.protection == Protection::EncryptedAtRest)
+        .map(|(tc, _)| tc)
+        .collect()
+}
+
+/// `"table.column"` as `(table, column)`.
+pub fn split_field(field: &str) -> Option<(&str, &str)> {
+    field
+        .split_once('.')
+        .filter(|(t, c)| !t.is_empty() && !c.is_empty() && !c.contains('.'))
+}
+
+impl DataItem {
+    /// The wire form (`GET /v1/privacy/inventory`).
+    pub fn to_wire(&self) -> InventoryItem {
+        let (protection, justification) = match self.protection {
+            Protection::EncryptedAtRest => (ProtectionKind::EncryptedAtRest, None),
+            Protection::Clear { justification } => {
+                (ProtectionKind::Clear, Some(justification.to_owned()))
+            }
+        };
+        InventoryItem {
+            id: self.id.to_owned(),
+            description: self.description.to_owned(),
+            category: self.category,
+            fields: self.fields.iter().map(|f| (*f).to_owned()).collect(),
+            purposes: self.purposes.to_vec(),
+            legal_basis: self.legal_basis,
+            necessary: self.necessity == Necessity::Necessary,
+            retention: RetentionInfo {
+                description: self.retention.description.to_owned(),
+                days: self.retention.days,
+            },
+            visible_to: self.visible_to.to_vec(),
+            recipients: self.recipients.iter().map(|r| (*r).to_owned()).collect(),
+            protection,
+            justification,
+        }
+    }
+}
+
+/// The whole inventory in its wire form.
+pub fn inventory_items() -> Vec<InventoryItem> {
+    INVENTORY.iter().map(DataItem::to_wire).collect()
+}
+
+/// The snake_case name serde gives a unit enum value.
+fn name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "?".to_owned(),
+    }
+}
+
+fn names<T: Serialize>(values: &[T]) -> String {
+    if values.is_empty() {
+        return "none".to_owned();
+    }
+    values.iter().map(name).collect::<Vec<_>>().join(", ")
+}
+
+/// `docs/privacy-inventory.md`, generated from [`INVENTORY`].
+pub fn inventory_markdown() -> String {
+    use std::fmt::Write;
+
+    let mut md = String::new();
+    md.push_str(
+        "# Personal-data inventory\n\n\
+         <!-- Generated from crates/oriole-core/src/inventory.rs; do not edit.\n     \
+         Regenerate with: ORIOLE_UPDATE_INVENTORY=1 cargo test -p oriole-core inventory -->\n\n\
+         Every item of personal data Oriole stores: why, on what legal basis, for how long, \
+         which operator roles may see it, which third parties receive it, and how it is \
+         protected at rest. The same list is served at `GET /v1/privacy/inventory` and \
+         shown by `oriole privacy inventory`. A test fails when the database schema holds \
+         a column that is neither listed here nor below as non-personal.\n\n\
+         | item | category | stored in | purposes | legal basis | necessary | retention | \
+         visible to | recipients | at rest |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for item in INVENTORY {
+        let fields = item
+            .fields
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let retention = match item.retention.days {
+            Some(days) => format!("{} ({days} days)", item.retention.description),
+            None => item.retention.description.to_owned(),
+        };
+        let protection = match item.protection {
+            Protection::EncryptedAtRest => "encrypted".to_owned(),
+            Protection::Clear { .. } => "clear (see below)".to_owned(),
+        };
+        let recipients = if item.recipients.is_empty() {
+            "none".to_owned()
+        } else {
+            item.recipients.join(", ")
+        };
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            item.id,
+            name(&item.category),
+            fields,
+            names(item.purposes),
+            name(&item.legal_basis),
+            if item.necessity == Necessity::Necessary {
+                "yes"
+            } else {
+                "no (optional)"
+            },
+            retention,
+            names(item.visible_to),
+            recipients,
+            protection,
+        );
+    }
+    md.push_str("\n## What each item is\n\n");
+    for item in INVENTORY {
+        let _ = writeln!(md, "- `{}`: {}.", item.id, item.description);
+    }
+    md.push_str("\n## Stored in the clear, and why\n\n");
+    for item in INVENTORY {
+        if let Protection::Clear { justification } = item.protection {
+            let _ = writeln!(md, "- `{}`: {}.", item.id, justification);
+        }
+    }
+    md.push_str(
+        "\n## Columns that hold nothing about a person\n\n| column | why |\n| --- | --- |\n",
+    );
+    for col in NON_PERSONAL_COLUMNS {
+        let _ = writeln!(md, "| `{}` | {} |", col.field, col.reason);
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn inventory_ids_are_unique() {
+        let mut seen = HashSet::new();
+        for item in INVENTORY {
+            assert!(seen.insert(item.id), "duplicate inventory id {}", item.id);
+        }
+    }
+
+    #[test]
+    fn inventory_fields_are_well_formed_and_declared_once() {
+        let mut seen = HashSet::new();
+        let all = INVENTORY
+            .iter()
+            .flat_map(|i| i.fields.iter().copied())
+            .chain(NON_PERSONAL_COLUMNS.iter().map(|c| c.field));
+        for field in all {
+            assert!(split_field(field).is_some(), "{field} is not table.column");
+            assert!(seen.insert(field), "{field} is declared twice");
+        }
+        for item in INVENTORY {
+            assert!(!item.fields.is_empty(), "{} names no field", item.id);
+            assert!(!item.purposes.is_empty(), "{} has no purpose", item.id);
+        }
+    }
+
+    #[test]
+    fn inventory_content_is_never_visible_to_support() {
+        for item in INVENTORY.iter().filter(|i| i.category == Content) {
+            if item.id.starts_with("message.") {
+                assert!(!item.visible_to.contains(&Support), "{}", item.id);
+            }
+        }
+    }
+
+    #[test]
+    fn inventory_clear_storage_is_justified_and_content_is_encrypted() {
+        for item in INVENTORY {
+            if let Protection::Clear { justification } = item.protection {
+                assert!(justification.len() > 20, "{} needs a reason", item.id);
+            }
+        }
+        for id in [
+            "message.text",
+            "message.payload",
+            "account.phone",
+            "device.ip",
+        ] {
+            let item = item(id).expect(id);
+            assert_eq!(item.protection, Protection::EncryptedAtRest, "{id}");
+        }
+    }
+
+    #[test]
+    fn inventory_wire_form_round_trips() {
+        let items = inventory_items();
+        assert_eq!(items.len(), INVENTORY.len());
+        let json = serde_json::to_string(&items).expect("json");
+        let back: Vec<InventoryItem> = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, items);
+        let text = items.iter().find(|i| i.id == "message.text").expect("text");
+        assert_eq!(text.protection, ProtectionKind::EncryptedAtRest);
+        assert!(text.justification.is_none());
+    }
+}

@@ -1,0 +1,94 @@
+//! `oriole privacy …`: what the server does with personal data.
+
+use clap::Subcommand;
+use oriole_proto::{InventoryItem, ProtectionKind};
+use serde::Serialize;
+
+use super::error::CliError;
+use super::output::clean;
+use super::Ctx;
+
+#[derive(Subcommand, Debug)]
+pub enum PrivacyCommand {
+    /// List every personal-data item the server stores: why, on what legal
+    /// basis, for how long, who may see it and how it is protected
+    Inventory,
+}
+
+pub async fn run(ctx: &Ctx, command: PrivacyCommand) -> Result<(), CliError> {
+    match command {
+        PrivacyCommand::Inventory => inventory(ctx).await,
+    }
+}
+
+const HEADER: [&str; 7] = [
+    "ITEM",
+    "CATEGORY",
+    "PURPOSES",
+    "LEGAL BASIS",
+    "NEEDED",
+    "AT REST",
+    "RETENTION",
+];
+
+async fn inventory(ctx: &Ctx) -> Result<(), CliError> {
+    // Public: no session needed, so none is sent.
+    let items = ctx.anonymous()?.privacy_inventory().await?;
+    let rows: Vec<[String; 7]> = items.iter().map(row).collect();
+    let mut widths = HEADER.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    ctx.out.note(&line(&HEADER.map(str::to_owned), &widths))?;
+    for (item, row) in items.iter().zip(&rows) {
+        ctx.out.emit(item, || line(row, &widths))?;
+    }
+    Ok(())
+}
+
+fn row(item: &InventoryItem) -> [String; 7] {
+    let at_rest = match item.protection {
+        ProtectionKind::EncryptedAtRest => "encrypted".to_owned(),
+        ProtectionKind::Clear => "clear".to_owned(),
+    };
+    let retention = match item.retention.days {
+        Some(days) => format!("{days} days"),
+        None => clean(&item.retention.description),
+    };
+    [
+        clean(&item.id),
+        label(&item.category),
+        item.purposes
+            .iter()
+            .map(label)
+            .collect::<Vec<_>>()
+            .join(","),
+        label(&item.legal_basis),
+        if item.necessary { "yes" } else { "optional" }.to_owned(),
+        at_rest,
+        retention,
+    ]
+}
+
+/// The wire name of an enum value (`legitimate_interest`).
+fn label<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => clean(&s),
+        _ => "?".to_owned(),
+    }
+}
+
+/// Cells padded to their column's width; the last one unpadded.
+fn line(cells: &[String; 7], widths: &[usize; 7]) -> String {
+    let mut out = String::new();
+    for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
+        if i + 1 == cells.len() {
+            out.push_str(cell);
+        } else {
+            out.push_str(&format!("{cell:<width$}  "));
+        }
+    }
+    out
+}
