@@ -27,6 +27,7 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// An account as the store keeps it (see [`UserRecord`]).
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub id: UserId,
@@ -37,15 +38,8 @@ pub struct NewUser {
     pub created_at: Timestamp,
 }
 
-#[derive(Debug, Clone)]
-pub struct UserRecord {
-    pub id: UserId,
-    pub username: Username,
-    pub password_hash: PasswordHashString,
-    pub phone: Option<Phone>,
-    pub email: Option<Email>,
-    pub created_at: Timestamp,
-}
+/// A stored account reads back exactly as it was created.
+pub type UserRecord = NewUser;
 
 /// A login: one device with its own token.
 #[derive(Debug, Clone)]

@@ -63,6 +63,19 @@ async fn stop(mut server: LoggedServer) {
     assert!(server.child.wait().await.expect("wait").success());
 }
 
+/// Register through the SDK with the test password.
+async fn register(url: &str, req: RegisterRequest) -> Client {
+    let mut client = Client::new(url).expect("client");
+    client
+        .register(RegisterRequest {
+            password: PASSWORD.into(),
+            ..req
+        })
+        .await
+        .expect("register");
+    client
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read dir") {
@@ -95,26 +108,26 @@ async fn canaries_never_reach_disk_or_logs_in_plaintext() {
         ("text", "canary-TEXT-a9b8c7d6e5"),
         ("payload", "canary-PAYLOAD-f1e2d3c4"),
     ];
-    let mut alice = Client::new(&server.url).expect("client");
-    alice
-        .register(RegisterRequest {
+    let alice = register(
+        &server.url,
+        RegisterRequest {
             username: "alice".into(),
-            password: PASSWORD.into(),
             phone: Some(canaries[0].1.into()),
             email: Some(canaries[1].1.into()),
             device_model: Some(canaries[2].1.into()),
             os_version: Some(canaries[3].1.into()),
-        })
-        .await
-        .expect("register");
-    let mut bob = Client::new(&server.url).expect("client");
-    bob.register(RegisterRequest {
-        username: "bob".into(),
-        password: PASSWORD.into(),
-        ..Default::default()
-    })
-    .await
-    .expect("register");
+            ..Default::default()
+        },
+    )
+    .await;
+    let bob = register(
+        &server.url,
+        RegisterRequest {
+            username: "bob".into(),
+            ..Default::default()
+        },
+    )
+    .await;
     for _ in 0..3 {
         alice
             .send(SendMessage {
@@ -165,24 +178,23 @@ async fn rotate_kek_offline_keeps_every_field_readable() {
     let data = home.path().join("data");
     let log = home.path().join("server.log");
     let server = start(&data, &log).await;
-    let mut alice = Client::new(&server.url).expect("client");
-    alice
-        .register(RegisterRequest {
+    let alice = register(
+        &server.url,
+        RegisterRequest {
             username: "alice".into(),
-            password: PASSWORD.into(),
             email: Some("alice@example.org".into()),
             ..Default::default()
-        })
-        .await
-        .expect("register");
-    let mut bob = Client::new(&server.url).expect("client");
-    bob.register(RegisterRequest {
-        username: "bob".into(),
-        password: PASSWORD.into(),
-        ..Default::default()
-    })
-    .await
-    .expect("register");
+        },
+    )
+    .await;
+    let bob = register(
+        &server.url,
+        RegisterRequest {
+            username: "bob".into(),
+            ..Default::default()
+        },
+    )
+    .await;
     alice
         .send_text("bob", "before rotation")
         .await
