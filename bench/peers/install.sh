@@ -19,6 +19,17 @@ apt-get install -y --no-install-recommends \
     prosody lua-dbi-sqlite3 \
     sqlite3 procps
 
+# Both servers run as their own users through su/runuser, whose PAM
+# session would cap open files at 1024: too few for W0's connections.
+nofile="$(ulimit -Hn)"
+[ "$nofile" = unlimited ] && nofile=65536
+cat > /etc/security/limits.d/oriole-bench-peers.conf <<LIMITS
+ejabberd soft nofile $nofile
+ejabberd hard nofile $nofile
+prosody soft nofile $nofile
+prosody hard nofile $nofile
+LIMITS
+
 # The packages start their services on install where an init system does;
 # the benchmark wants neither running with the stock configuration.
 for svc in ejabberd prosody; do

@@ -28,13 +28,16 @@ pub fn draw_p99_chart(report: &Report, path: &Path) -> anyhow::Result<()> {
     if let Some(relay) = &report.ceilings.relay_w1 {
         series.push(("bare WebSocket relay".into(), relay));
     }
+    // One point per offered rate: the attempt that decided it (the last).
     let points = |w: &W1Result| -> Vec<(f64, f64)> {
-        let mut p: Vec<(f64, f64)> = w
-            .steps
-            .iter()
-            .filter(|s| s.tally.latency.count > 0)
-            .map(|s| (s.offered_rate, s.tally.latency.p99_ms.max(0.01)))
-            .collect();
+        let mut p: Vec<(f64, f64)> = Vec::new();
+        for s in w.steps.iter().filter(|s| s.tally.latency.count > 0) {
+            let point = (s.offered_rate, s.tally.latency.p99_ms.max(0.01));
+            match p.iter_mut().find(|q| q.0 == s.offered_rate) {
+                Some(q) => *q = point,
+                None => p.push(point),
+            }
+        }
         p.sort_by(|a, b| a.0.total_cmp(&b.0));
         p
     };

@@ -46,8 +46,8 @@ enum Command {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
-    /// Redraw the chart from a results.json.
-    Chart {
+    /// Write results.md and p99.svg again from a results.json, into --out.
+    Render {
         #[arg(long)]
         results: PathBuf,
         #[arg(long)]
@@ -164,7 +164,7 @@ struct KnobArgs {
     #[arg(long)]
     w3_step_secs: Option<f64>,
     #[arg(long)]
-    w3_start_rate: Option<f64>,
+    w3_start_deliveries: Option<f64>,
     #[arg(long)]
     w3_max_steps: Option<usize>,
     #[arg(long)]
@@ -180,7 +180,7 @@ impl KnobArgs {
             k.w1_pairs = 10;
             k.w1_step_secs = 2.0;
             k.w1_max_steps = 8;
-            k.w2_messages = 500;
+            k.w2_messages = 1000;
             k.w3_sizes = vec![10, 100];
             k.w3_step_secs = 2.0;
             k.w3_max_steps = 5;
@@ -205,7 +205,7 @@ impl KnobArgs {
             w2_send_rate,
             w3_sizes,
             w3_step_secs,
-            w3_start_rate,
+            w3_start_deliveries,
             w3_max_steps,
             w4_logins
         );
@@ -256,12 +256,13 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&rates)?);
                 Ok(())
             }
-            Command::Chart { results, out } => {
+            Command::Render { results, out } => {
                 let report: Report = serde_json::from_slice(
                     &std::fs::read(&results)
                         .with_context(|| format!("reading {}", results.display()))?,
                 )?;
-                draw_p99_chart(&report, &out)
+                std::fs::create_dir_all(&out)?;
+                write_outputs(&report, &out)
             }
         }
     })
@@ -451,6 +452,10 @@ async fn run_workloads<P: Protocol>(
     sr: &mut ServerReport,
 ) {
     let wants = |w: Workload| chosen.contains(&w);
+    let knobs = &Knobs {
+        server_pid: sr.pid,
+        ..knobs.clone()
+    };
     let mut accounts = Vec::new();
     if wants(Workload::W0) {
         match workload::w0::run(proto, knobs, sr.pid).await {

@@ -170,6 +170,39 @@ pub fn relay_launch(core: Option<usize>) -> anyhow::Result<Launch> {
     })
 }
 
+/// CPU time a process has used (user + system), in clock ticks.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after it do not.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
+    Some(user + system)
+}
+
+/// Wait until the server is nearly idle (under a tenth of a core for half
+/// a second; clock ticks are 1/100 s), at most `patience`: work an
+/// overloaded step queued inside the server (archive writes, say) must not
+/// be charged to the next step.
+pub async fn settle(pid: u32, patience: std::time::Duration) {
+    let deadline = tokio::time::Instant::now() + patience;
+    let Some(mut before) = cpu_ticks(pid) else {
+        return;
+    };
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let Some(now) = cpu_ticks(pid) else {
+            return;
+        };
+        if now.saturating_sub(before) <= 5 {
+            return;
+        }
+        before = now;
+    }
+}
+
 /// A process's resident memory in KiB (`VmRSS`), if it can be read.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -183,6 +216,11 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_our_own_cpu_time() {
+        assert!(cpu_ticks(std::process::id()).is_some());
+    }
 
     #[test]
     fn reads_our_own_rss() {

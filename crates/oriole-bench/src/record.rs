@@ -52,6 +52,8 @@ pub struct Recorder {
     sent: AtomicU64,
     /// Sends the server refused (an error frame) or that failed to write.
     send_errors: AtomicU64,
+    /// Every probe that arrived, from any run.
+    arrivals: AtomicU64,
 }
 
 struct RunState {
@@ -97,6 +99,7 @@ impl Recorder {
             run: Mutex::new(RunState::new(0, 1)),
             sent: AtomicU64::new(0),
             send_errors: AtomicU64::new(0),
+            arrivals: AtomicU64::new(0),
         }
     }
 
@@ -129,6 +132,7 @@ impl Recorder {
         let Some(probe) = Probe::decode(text) else {
             return;
         };
+        self.arrivals.fetch_add(1, Ordering::Relaxed);
         let mut st = self.state();
         if probe.run != st.run {
             st.stale += 1;
@@ -176,6 +180,21 @@ impl Recorder {
                 return false;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Wait until no probe has arrived for `quiet` (at most `patience`), so
+    /// the stragglers of an overloaded step do not land in the next one.
+    pub async fn wait_quiet(&self, quiet: Duration, patience: Duration) {
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut seen = self.arrivals.load(Ordering::Relaxed);
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(quiet).await;
+            let now = self.arrivals.load(Ordering::Relaxed);
+            if now == seen {
+                return;
+            }
+            seen = now;
         }
     }
 

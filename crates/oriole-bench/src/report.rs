@@ -148,8 +148,12 @@ impl Report {
             ));
         }
         if let Some(relay) = &self.ceilings.relay_w1 {
+            let capped = relay
+                .max_held_rate
+                .is_some_and(|r| r >= self.knobs.w1_max_rate);
             md.push_str(&format!(
-                "| bare WebSocket relay (ceiling) | {} | — | — | — | — |\n",
+                "| bare WebSocket relay (ceiling) | {}{} | — | — | — | — |\n",
+                if capped { "≥ " } else { "" },
                 num(relay.max_held_rate)
             ));
         }
@@ -167,7 +171,7 @@ impl Report {
             }
             for c in &self.ceilings.sqlite {
                 md.push_str(&format!(
-                    "- Oriole / SQLite ceiling at {} rows per transaction: {}\n",
+                    "- Oriole / SQLite insert ceiling, {} row(s) per transaction: {}\n",
                     c.rows_per_txn,
                     ratio(ours, Some(c.rows_per_sec))
                 ));
@@ -226,8 +230,8 @@ impl Report {
         for s in &self.servers {
             if let Some(w3) = &s.w3 {
                 md.push_str(&format!("\n### W3 group fan-out: {}\n\n", s.name));
-                md.push_str("| members | max held msg/s | deliveries/s there | p99 to last member there, ms | peak deliveries/s (any step) |\n");
-                md.push_str("| ---: | ---: | ---: | ---: | ---: |\n");
+                md.push_str("| members | max held msg/s | deliveries/s there | p99 to last member there, ms | peak deliveries/s (any step) | steps (msg/s: p99 ms, held) |\n");
+                md.push_str("| ---: | ---: | ---: | ---: | ---: | --- |\n");
                 for g in &w3.groups {
                     let p99 = g.max_held_rate.and_then(|rate| {
                         g.steps
@@ -235,22 +239,37 @@ impl Report {
                             .find(|st| st.held && st.offered_rate == rate)
                             .map(|st| st.tally.last_member.p99_ms)
                     });
+                    let steps = g
+                        .steps
+                        .iter()
+                        .map(|st| {
+                            format!(
+                                "{:.1}: {:.0}{}",
+                                st.offered_rate,
+                                st.tally.last_member.p99_ms,
+                                if st.held { "" } else { " ✗" }
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     md.push_str(&format!(
-                        "| {} | {} | {} | {} | {:.0} |\n",
+                        "| {} | {} | {} | {} | {:.0} | {} |\n",
                         g.members,
-                        num(g.max_held_rate),
+                        num1(g.max_held_rate),
                         num(g.held_deliveries_per_sec),
                         num1(p99),
-                        g.peak_deliveries_per_sec
+                        g.peak_deliveries_per_sec,
+                        steps
                     ));
                 }
             }
             if let Some(w2) = &s.w2 {
                 md.push_str(&format!(
-                    "\n{} W2: {} messages to {} offline users stored at {:.0} msg/s, drained at {:.0} msg/s in {:.2} s (lost {}, dup {}).\n",
+                    "\n{} W2: {} messages to {} offline users, offered at {:.0} msg/s and stored (every send answered) at {:.0} msg/s; drained at {:.0} msg/s in {:.2} s, logins included (lost {}, dup {}).\n",
                     s.name,
                     w2.messages,
                     w2.pairs,
+                    self.knobs.w2_send_rate,
                     w2.store_rate,
                     w2.drain_rate,
                     w2.drain_seconds,

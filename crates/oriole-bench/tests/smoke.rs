@@ -74,6 +74,7 @@ fn spec(rate: f64, seconds: f64) -> StepSpec {
         p99_limit_ms: f64::MAX,
         drain: Duration::from_secs(20),
         judge_last_member: false,
+        server_pid: None,
     }
 }
 

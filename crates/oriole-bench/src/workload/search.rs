@@ -47,7 +47,13 @@ impl RateSearch {
                     None
                 } else {
                     self.refine_left -= 1;
-                    Some(((h + f) / 2.0).round())
+                    let mid = (h + f) / 2.0;
+                    // Whole rates, except where a group's rate is small.
+                    Some(if mid >= 10.0 {
+                        mid.round()
+                    } else {
+                        (mid * 10.0).round() / 10.0
+                    })
                 }
             }
         };

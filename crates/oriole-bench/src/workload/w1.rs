@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::search::RateSearch;
 use super::{
-    close_all, connect_many, register_many, run_step, Knobs, StepResult, StepSpec, WARM_UP_SECS,
+    close_all, connect_many, register_many, run_confirmed_step, run_step, Knobs, StepResult,
+    StepSpec, WARM_UP_SECS,
 };
 use crate::adapter::{ConnectMode, Protocol, Target};
 use crate::record::{Recorder, RunClock};
@@ -48,6 +49,7 @@ pub async fn run<P: Protocol>(proto: &P, k: &Knobs) -> anyhow::Result<W1Result> 
         p99_limit_ms: k.p99_limit_ms,
         drain: Duration::from_secs_f64(k.drain_secs),
         judge_last_member: false,
+        server_pid: k.server_pid,
     };
     // Warm-up, not reported: first messages on fresh sessions and a cold
     // database say little about the steady state.
@@ -67,24 +69,26 @@ pub async fn run<P: Protocol>(proto: &P, k: &Knobs) -> anyhow::Result<W1Result> 
     );
     let mut steps = Vec::new();
     while let Some(rate) = search.next_rate() {
-        let step = run_step(
+        let attempts = run_confirmed_step(
             &mut sending,
             &targets,
             &recorder,
             spec(rate, k.w1_step_secs),
         )
         .await?;
-        eprintln!(
-            "oriole-bench: {} w1 {rate:.0} msg/s: p99 {:.1} ms, lost {}, dup {}, errors {} -> {}",
-            proto.name(),
-            step.tally.latency.p99_ms,
-            step.tally.lost,
-            step.tally.duplicates,
-            step.tally.send_errors,
-            if step.held { "held" } else { "failed" }
-        );
-        search.record(rate, step.held);
-        steps.push(step);
+        for step in &attempts {
+            eprintln!(
+                "oriole-bench: {} w1 {rate:.0} msg/s: p99 {:.1} ms, lost {}, dup {}, errors {} -> {}",
+                proto.name(),
+                step.tally.latency.p99_ms,
+                step.tally.lost,
+                step.tally.duplicates,
+                step.tally.send_errors,
+                if step.held { "held" } else { "failed" }
+            );
+        }
+        search.record(rate, attempts.last().is_some_and(|s| s.held));
+        steps.extend(attempts);
     }
     close_all(sending).await;
     close_all(receiving).await;

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::search::RateSearch;
 use super::{
-    close_all, connect_many, register_many, run_step, Knobs, StepResult, StepSpec, WARM_UP_SECS,
+    close_all, connect_many, register_many, run_confirmed_step, run_step, Knobs, StepResult,
+    StepSpec, WARM_UP_SECS,
 };
 use crate::adapter::{ConnectMode, Protocol, Session, Target};
 use crate::record::{Recorder, RunClock};
@@ -66,6 +67,9 @@ async fn one_group<P: Protocol>(
     }
     let mut senders = vec![owner];
     let targets = [Target::Group(group)];
+    let start_rate = k.w3_start_deliveries / (size - 1) as f64;
+    // Long enough for some tens of messages at low rates (large groups).
+    let step_secs = |rate: f64| k.w3_step_secs.max(30.0 / rate).min(10.0);
     let spec = |rate: f64, seconds: f64| StepSpec {
         rate,
         seconds,
@@ -74,35 +78,38 @@ async fn one_group<P: Protocol>(
         p99_limit_ms: k.p99_limit_ms,
         drain: Duration::from_secs_f64(k.drain_secs),
         judge_last_member: true,
+        server_pid: k.server_pid,
     };
     // Warm-up, not reported.
     run_step(
         &mut senders,
         &targets,
         &recorder,
-        spec(k.w3_start_rate, WARM_UP_SECS),
+        spec(start_rate, WARM_UP_SECS),
     )
     .await?;
-    let mut search = RateSearch::new(k.w3_start_rate, f64::MAX, k.w3_max_steps, k.refine_steps);
+    let mut search = RateSearch::new(start_rate, f64::MAX, k.w3_max_steps, k.refine_steps);
     let mut steps: Vec<StepResult> = Vec::new();
     while let Some(rate) = search.next_rate() {
-        let step = run_step(
+        let attempts = run_confirmed_step(
             &mut senders,
             &targets,
             &recorder,
-            spec(rate, k.w3_step_secs),
+            spec(rate, step_secs(rate)),
         )
         .await?;
-        eprintln!(
-            "oriole-bench: {} w3 group {size}, {rate:.0} msg/s: {:.0} deliveries/s, p99 last member {:.1} ms, lost {} -> {}",
-            proto.name(),
-            step.delivered_per_sec,
-            step.tally.last_member.p99_ms,
-            step.tally.lost,
-            if step.held { "held" } else { "failed" }
-        );
-        search.record(rate, step.held);
-        steps.push(step);
+        for step in &attempts {
+            eprintln!(
+                "oriole-bench: {} w3 group {size}, {rate:.1} msg/s: {:.0} deliveries/s, p99 last member {:.1} ms, lost {} -> {}",
+                proto.name(),
+                step.delivered_per_sec,
+                step.tally.last_member.p99_ms,
+                step.tally.lost,
+                if step.held { "held" } else { "failed" }
+            );
+        }
+        search.record(rate, attempts.last().is_some_and(|s| s.held));
+        steps.extend(attempts);
     }
     close_all(senders).await;
     close_all(sessions).await;
