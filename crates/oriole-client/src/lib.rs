@@ -47,6 +47,7 @@
 mod client;
 mod connection;
 mod error;
+pub mod webhook;
 
 pub use client::{new_idempotency_key, Client, ClientBuilder};
 pub use connection::Connection;
