@@ -116,6 +116,8 @@ impl EventKind {
     pub const LOGIN: EventKind = EventKind(Cow::Borrowed("login"));
     pub const LOGIN_FAILED: EventKind = EventKind(Cow::Borrowed("login_failed"));
     pub const LOGOUT: EventKind = EventKind(Cow::Borrowed("logout"));
+    /// A user revoked one of their devices (its session ends).
+    pub const DEVICE_REVOKE: EventKind = EventKind(Cow::Borrowed("device_revoke"));
     /// An operator changed something that is not personal data (an operator
     /// account, configuration, a retention run).
     pub const OPERATOR_ACTION: EventKind = EventKind(Cow::Borrowed("operator_action"));
@@ -139,6 +141,7 @@ impl EventKind {
         EventKind::LOGIN,
         EventKind::LOGIN_FAILED,
         EventKind::LOGOUT,
+        EventKind::DEVICE_REVOKE,
         EventKind::OPERATOR_ACTION,
         EventKind::PERSONAL_DATA_ACCESS,
         EventKind::ACCESS_APPROVAL,

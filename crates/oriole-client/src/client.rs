@@ -481,7 +481,11 @@ impl Client {
         Ok(url)
     }
 
-    fn request(&self, method: Method, segments: &[&str]) -> Result<RequestBuilder, ClientError> {
+    pub(crate) fn request(
+        &self,
+        method: Method,
+        segments: &[&str],
+    ) -> Result<RequestBuilder, ClientError> {
         let req = self.http.request(method, self.url(segments)?);
         Ok(match &self.token {
             Some(token) => req.bearer_auth(token),
@@ -489,7 +493,10 @@ impl Client {
         })
     }
 
-    async fn call<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
+    pub(crate) async fn call<T: DeserializeOwned>(
+        &self,
+        req: RequestBuilder,
+    ) -> Result<T, ClientError> {
         let resp = checked(req.send().await).await?;
         let body = resp
             .bytes()
@@ -499,7 +506,7 @@ impl Client {
             .map_err(|e| ClientError::Protocol(format!("unexpected response body: {e}")))
     }
 
-    async fn call_empty(&self, req: RequestBuilder) -> Result<(), ClientError> {
+    pub(crate) async fn call_empty(&self, req: RequestBuilder) -> Result<(), ClientError> {
         checked(req.send().await).await.map(drop)
     }
 }

@@ -47,6 +47,7 @@
 mod client;
 mod connection;
 mod error;
+mod staff;
 pub mod webhook;
 
 pub use client::{new_idempotency_key, Client, ClientBuilder};

@@ -83,6 +83,10 @@ const PSEUDONYMOUS_METADATA: Protection = Protection::Clear {
                     route, order and look up messages; holds no name, number or content",
 };
 
+/// How long audit entries are kept: six years, a common statutory period
+/// for records of access to personal data.
+pub const AUDIT_RETENTION_DAYS: u32 = 6 * 365;
+
 const ALL_ROLES: &[OperatorRole] = &[Admin, Support, Auditor, PrivacyOfficer];
 
 /// Every personal-data item Oriole stores.
@@ -397,6 +401,37 @@ pub static INVENTORY: &[DataItem] = &[
                             applies; shown to every member (a per-group key is future work)",
         },
     },
+    DataItem {
+        id: "audit.entry",
+        description: "The security audit log: who (a pseudonymous id, and for staff their \
+                      role) did what to whose data, when, and why (reason code, ticket, data \
+                      categories)",
+        category: Security,
+        fields: &[
+            "audit_log.time",
+            "audit_log.actor_kind",
+            "audit_log.actor_role",
+            "audit_log.actor_id",
+            "audit_log.action",
+            "audit_log.subject",
+            "audit_log.details",
+        ],
+        purposes: &[Purpose::Security],
+        legal_basis: LegalBasis::LegalObligation,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description: "Kept after the account is deleted, for the audit retention period; \
+                          holds pseudonymous ids only",
+            days: Some(AUDIT_RETENTION_DAYS),
+        },
+        visible_to: &[Auditor, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "Pseudonymous ids (u:<uuid>, op:<uuid>) and codes only, never a \
+                            name, contact detail or content; hash-chained, so it must stay \
+                            readable and verifiable after the user's data key is destroyed",
+        },
+    },
 ];
 
 /// Columns of the schema that hold nothing about a person: random row ids,
@@ -446,6 +481,38 @@ pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
     NonPersonalColumn {
         field: "receipts.message_id",
         reason: "Reference to a message row (declared as message.*)",
+    },
+    NonPersonalColumn {
+        field: "audit_log.seq",
+        reason: "Position of an entry in the audit log",
+    },
+    NonPersonalColumn {
+        field: "audit_log.prev_hash",
+        reason: "SHA-256 chain link to the previous audit entry",
+    },
+    NonPersonalColumn {
+        field: "audit_log.hash",
+        reason: "SHA-256 of an audit entry",
+    },
+    NonPersonalColumn {
+        field: "audit_checkpoints.count",
+        reason: "Number of audit entries a checkpoint seals",
+    },
+    NonPersonalColumn {
+        field: "audit_checkpoints.head_hash",
+        reason: "SHA-256 of the last sealed audit entry",
+    },
+    NonPersonalColumn {
+        field: "audit_checkpoints.time",
+        reason: "When the server signed a checkpoint",
+    },
+    NonPersonalColumn {
+        field: "audit_checkpoints.key_id",
+        reason: "Which server signing key signed a checkpoint",
+    },
+    NonPersonalColumn {
+        field: "audit_checkpoints.signature",
+        reason: "The server's ed25519 signature over a checkpoint",
     },
 ];
 

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::domain::UserId;
 use crate::ports::{FieldBinding, FieldVault, VaultError};
+use crate::signing::{is_reserved_owner, KeyPurpose, SigningKey};
 
 /// The key-store entry of the blind-index root key. No user can have this
 /// id (user ids are random UUIDv7), and the vault refuses to shred it.
@@ -252,9 +253,9 @@ fn associated_data(field: &FieldBinding<'_>) -> Vec<u8> {
 #[async_trait]
 impl<K: KeyStore> FieldVault for KeyVault<K> {
     async fn seal(&self, field: FieldBinding<'_>, plain: &[u8]) -> Result<Vec<u8>, VaultError> {
-        if field.owner == BLIND_INDEX_ROOT_OWNER {
+        if is_reserved_owner(field.owner) {
             return Err(VaultError::Backend(
-                "the reserved owner id owns no data".into(),
+                "a reserved owner id owns no data".into(),
             ));
         }
         let dek = self.dek(field.owner, true).await?;
@@ -262,9 +263,9 @@ impl<K: KeyStore> FieldVault for KeyVault<K> {
     }
 
     async fn open(&self, field: FieldBinding<'_>, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
-        if field.owner == BLIND_INDEX_ROOT_OWNER {
+        if is_reserved_owner(field.owner) {
             return Err(VaultError::Backend(
-                "the reserved owner id owns no data".into(),
+                "a reserved owner id owns no data".into(),
             ));
         }
         let dek = self.dek(field.owner, false).await?;
@@ -277,9 +278,11 @@ impl<K: KeyStore> FieldVault for KeyVault<K> {
     }
 
     async fn shred(&self, owner: UserId) -> Result<(), VaultError> {
-        if owner == BLIND_INDEX_ROOT_OWNER {
+        if is_reserved_owner(owner) {
             return Err(VaultError::Backend(
-                "the blind-index root is not a user's key and cannot be shredded".into(),
+                "the blind-index root and signing keys are not a user's key and cannot be \
+                 shredded"
+                    .into(),
             ));
         }
         self.keys.delete_dek(owner).await?;
@@ -287,6 +290,13 @@ impl<K: KeyStore> FieldVault for KeyVault<K> {
         // later, and the generation bump keeps it from caching the key.
         self.lock_cache().evict(owner);
         Ok(())
+    }
+
+    /// Kept like a DEK under the purpose's reserved owner id: wrapped by the
+    /// KEK, re-wrapped by KEK rotation, cached once unwrapped.
+    async fn signing_key(&self, purpose: KeyPurpose) -> Result<SigningKey, VaultError> {
+        let seed = self.dek(purpose.key_owner(), true).await?;
+        SigningKey::from_bytes(seed.expose_bytes()).map_err(|e| VaultError::Backend(e.to_string()))
     }
 }
 

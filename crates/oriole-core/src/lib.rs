@@ -3,12 +3,14 @@
 //! groups on top of them. Transport-agnostic: the server's handlers only
 //! extract, call a service, and map the result.
 
+pub mod audit;
 pub mod domain;
 pub mod error;
 pub mod inventory;
 pub mod keys;
 pub mod ports;
 pub mod service;
+pub mod signing;
 pub mod store;
 pub mod throttle;
 
@@ -18,4 +20,5 @@ pub use keys::{
 };
 pub use ports::{ClearVault, Clock, Fanout, FieldBinding, FieldVault, SystemClock, VaultError};
 pub use service::{Caller, CoreConfig, Oriole};
+pub use signing::{KeyPurpose, PublicKey, SigningKey};
 pub use store::{Store, StoreError};

@@ -6,6 +6,7 @@ use oriole_proto::InboxEvent;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{DeviceId, Timestamp, UserId};
+use crate::signing::{KeyPurpose, SigningKey};
 
 /// Live delivery to connected devices. A single-node server implements it
 /// with an in-process hub; a cluster with a message bus. Delivery is best
@@ -74,6 +75,11 @@ pub trait FieldVault: Send + Sync + 'static {
     /// Destroy the owner's data key: everything sealed for them becomes
     /// unreadable ([`VaultError::Shredded`]). Idempotent.
     async fn shred(&self, owner: UserId) -> Result<(), VaultError>;
+    /// The ed25519 signing key for `purpose` (see [`crate::signing`]),
+    /// created on first use. Generic: `audit` signs audit checkpoints,
+    /// `receipt` signs deletion receipts, and a new purpose needs only a
+    /// new [`KeyPurpose`] constant.
+    async fn signing_key(&self, purpose: KeyPurpose) -> Result<SigningKey, VaultError>;
 }
 
 /// Keeps the bytes as they are: no encryption at rest. For the benchmark
@@ -102,5 +108,12 @@ impl FieldVault for ClearVault {
     /// Nothing is encrypted, so nothing can be shredded.
     async fn shred(&self, _owner: UserId) -> Result<(), VaultError> {
         Ok(())
+    }
+    /// Derived from the purpose's name alone: stable across restarts, but
+    /// anyone can compute it, so it protects nothing (tests and benchmarks
+    /// only).
+    async fn signing_key(&self, purpose: KeyPurpose) -> Result<SigningKey, VaultError> {
+        let seed = Sha256::digest(format!("oriole clear-vault signing key|{purpose}").as_bytes());
+        SigningKey::from_bytes(&seed).map_err(|e| VaultError::Backend(e.to_string()))
     }
 }

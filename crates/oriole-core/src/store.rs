@@ -4,6 +4,7 @@
 //! returning `Ok`.
 
 use async_trait::async_trait;
+use oriole_audit::{AuditEntry, Checkpoint, EntryDraft, EntryHash};
 use oriole_crypto::{PasswordHashString, TokenHash};
 use oriole_proto::{GroupRole, InboxEvent, ReceiptKind};
 
@@ -11,6 +12,7 @@ use crate::domain::{
     DeviceId, DeviceLabel, Email, GroupId, GroupName, IdempotencyKey, InboxSeq, MessageBody,
     MessageId, Phone, Timestamp, UserId, Username,
 };
+use crate::signing::{KeyPurpose, SigningKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -249,4 +251,29 @@ pub trait Store: Send + Sync + 'static {
         before: Option<Timestamp>,
         limit: u32,
     ) -> StoreResult<Vec<InboxEvent>>;
+
+    // ---- audit log (see `crate::audit`) ----
+
+    /// Append one entry to the hash-chained audit log: the backend numbers
+    /// and links it to the head under its single writer, so appends are
+    /// serialised, and commits it durably before returning it. Entries
+    /// hold pseudonymous ids only.
+    async fn append_audit(&self, draft: EntryDraft) -> StoreResult<AuditEntry>;
+    /// Entries with seq > `after_seq`, in order, at most `limit`.
+    async fn audit_entries(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+    /// The last seq and its hash (0 and the genesis hash when empty).
+    async fn audit_head(&self) -> StoreResult<(u64, EntryHash)>;
+    /// Keep a signed checkpoint; saving one with the same count again is a
+    /// no-op.
+    async fn save_audit_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()>;
+    /// Every checkpoint kept, by increasing count.
+    async fn audit_checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
+
+    // ---- signing keys ----
+
+    /// The ed25519 key for `purpose`, created on first use, from the key
+    /// store behind the backend's field vault (see [`crate::signing`]).
+    /// Generic: the audit log uses [`KeyPurpose::AUDIT`], deletion receipts
+    /// [`KeyPurpose::RECEIPT`].
+    async fn signing_key(&self, purpose: KeyPurpose) -> StoreResult<SigningKey>;
 }

@@ -5,10 +5,12 @@
 pub mod api;
 pub mod error;
 pub mod frame;
+pub mod staff;
 
 pub use api::*;
 pub use error::{ApiError, ErrorCode};
 pub use frame::{ClientFrame, ServerFrame};
+pub use staff::*;
 
 /// Version of the WebSocket protocol described in `docs/protocol.md`.
 /// Sent in the server's `hello` frame; a client may ask for it with

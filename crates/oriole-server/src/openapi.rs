@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{accounts, groups, messages, meta, privacy};
+use crate::routes::{accounts, audit, groups, messages, meta, privacy};
 use crate::ws;
 
 #[derive(OpenApi)]
@@ -40,6 +40,7 @@ use crate::ws;
         meta::health,
         meta::openapi,
         privacy::inventory,
+        audit::public_keys,
     ),
     components(schemas(oriole_proto::ErrorCode, oriole_proto::InboxEvent)),
     modifiers(&BearerAuth),
@@ -50,6 +51,7 @@ use crate::ws;
         (name = "realtime", description = "The WebSocket endpoint"),
         (name = "meta", description = "Health and this document"),
         (name = "privacy", description = "What the server does with personal data"),
+        (name = "audit", description = "The tamper-evident audit log and the server's signing keys"),
     )
 )]
 pub struct ApiDoc;

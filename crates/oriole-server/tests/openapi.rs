@@ -53,11 +53,12 @@ fn every_route_is_documented() {
         "/v1/openapi.json",
         "/v1/ws",
         "/v1/privacy/inventory",
+        "/v1/keys",
     ] {
         assert!(
             paths.contains(&path),
             "{path} is not in the OpenAPI document"
         );
     }
-    assert_eq!(paths.len(), 20, "{paths:?}");
+    assert_eq!(paths.len(), 21, "{paths:?}");
 }

@@ -10,6 +10,7 @@
 //! [`keystore`]): a [`SqliteKeyStore`] for the wrapped data keys, the KEK
 //! loading, the directory lock and KEK rotation.
 
+mod audit;
 mod error;
 mod group_commit;
 pub mod keystore;

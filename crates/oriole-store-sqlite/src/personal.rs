@@ -75,6 +75,12 @@ impl PersonalData {
         PersonalData { vault }
     }
 
+    /// The vault itself, for what it keeps besides data keys (signing
+    /// keys).
+    pub(crate) fn vault(&self) -> &dyn FieldVault {
+        self.vault.as_ref()
+    }
+
     /// The stored form of a personal value; `None` stays `None`.
     /// `owner` is the user the value is about, `row` the row's id.
     pub(crate) async fn seal(

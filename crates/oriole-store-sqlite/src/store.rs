@@ -71,7 +71,10 @@ impl SqliteStore {
     /// A write transaction on the single writer connection. `IMMEDIATE`
     /// takes SQLite's write lock up front, so a transaction that reads
     /// before writing cannot fail half-way on a lock held by another process.
-    async fn begin_write(&self, op: &'static str) -> StoreResult<Transaction<'static, Sqlite>> {
+    pub(crate) async fn begin_write(
+        &self,
+        op: &'static str,
+    ) -> StoreResult<Transaction<'static, Sqlite>> {
         self.writer
             .begin_with("BEGIN IMMEDIATE")
             .await
@@ -932,6 +935,49 @@ impl Store for SqliteStore {
             .await
             .map_err(db("group history"))?;
         self.events(rows).await
+    }
+
+    // ---- audit log (in `audit.rs`) ----
+
+    async fn append_audit(
+        &self,
+        draft: oriole_audit::EntryDraft,
+    ) -> StoreResult<oriole_audit::AuditEntry> {
+        self.append_audit_entry(draft).await
+    }
+
+    async fn audit_entries(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<oriole_audit::AuditEntry>> {
+        self.audit_entries_after(after_seq, limit).await
+    }
+
+    async fn audit_head(&self) -> StoreResult<(u64, oriole_audit::EntryHash)> {
+        self.audit_log_head().await
+    }
+
+    async fn save_audit_checkpoint(
+        &self,
+        checkpoint: &oriole_audit::Checkpoint,
+    ) -> StoreResult<()> {
+        self.insert_audit_checkpoint(checkpoint).await
+    }
+
+    async fn audit_checkpoints(&self) -> StoreResult<Vec<oriole_audit::Checkpoint>> {
+        self.all_audit_checkpoints().await
+    }
+
+    async fn signing_key(
+        &self,
+        purpose: oriole_core::KeyPurpose,
+    ) -> StoreResult<oriole_core::SigningKey> {
+        self.personal
+            .vault()
+            .signing_key(purpose)
+            .await
+            .map_err(|e| StoreError::Backend(format!("loading the {purpose} signing key: {e}")))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Accounts, logins, sessions and devices.
 
+use oriole_audit::EventKind;
 use oriole_crypto::{hash_password, verify_password, SessionToken, TokenHash};
 use oriole_proto::{
     DeviceInfo, ErrorCode, LoginRequest, Profile, RegisterRequest, SessionResponse,
@@ -83,6 +84,9 @@ impl<S: Store> Oriole<S> {
             (&self.ip_throttle, &ip_key),
         ] {
             if let Some(wait) = throttle.check(key, now) {
+                // Only the account's id, found by name, is recorded.
+                let account = self.store.user_by_name(&username).await?.map(|u| u.id);
+                self.audit_login_failed(account, "rate_limited").await?;
                 return Err(ServiceError::rate_limited(wait));
             }
         }
@@ -97,15 +101,26 @@ impl<S: Store> Oriole<S> {
         let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
             .await
             .unwrap_or(false);
+        let account = user.as_ref().map(|u| u.id);
         let Some(user) = user.filter(|_| ok) else {
             self.account_throttle.record_failure(&account_key, now);
             self.ip_throttle.record_failure(&ip_key, now);
             tracing::info!("failed login");
+            let cause = if account.is_some() {
+                "wrong_password"
+            } else {
+                "unknown_account"
+            };
+            self.audit_login_failed(account, cause).await?;
             return Err(ServiceError::unauthorized("wrong username or password"));
         };
         self.account_throttle.clear(&account_key);
-        self.open_session(user.id, &user.username, model, os, ip)
-            .await
+        let session = self
+            .open_session(user.id, &user.username, model, os, ip)
+            .await?;
+        let device: DeviceId = session.device_id.parse()?;
+        self.audit_login(user.id, device).await?;
+        Ok(session)
     }
 
     async fn hash(&self, password: Password) -> ServiceResult<oriole_crypto::PasswordHashString> {
@@ -175,7 +190,8 @@ impl<S: Store> Oriole<S> {
             .revoke_device(caller.user_id, caller.device_id, self.clock.now())
             .await?;
         self.fanout.disconnect_device(caller.device_id);
-        Ok(())
+        self.audit_session_end(caller.user_id, caller.device_id, EventKind::LOGOUT)
+            .await
     }
 
     pub async fn devices(&self, caller: &Caller) -> ServiceResult<Vec<DeviceInfo>> {
@@ -206,7 +222,8 @@ impl<S: Store> Oriole<S> {
             return Err(ServiceError::not_found("no such device"));
         }
         self.fanout.disconnect_device(device);
-        Ok(())
+        self.audit_session_end(caller.user_id, device, EventKind::DEVICE_REVOKE)
+            .await
     }
 
     pub async fn profile(&self, caller: &Caller) -> ServiceResult<Profile> {

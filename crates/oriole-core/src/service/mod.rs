@@ -62,9 +62,9 @@ pub struct Caller {
 
 /// The services over a store `S`. Cheap to share: wrap it in an `Arc`.
 pub struct Oriole<S: Store> {
-    store: S,
+    pub(crate) store: S,
     fanout: Arc<dyn Fanout>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     config: CoreConfig,
     account_throttle: Throttle,
     ip_throttle: Throttle,

@@ -2,6 +2,7 @@
 //! WebSocket endpoint and the middleware stack.
 
 pub mod accounts;
+pub mod audit;
 pub mod groups;
 pub mod messages;
 pub mod meta;
@@ -56,6 +57,7 @@ pub fn router<S: Store>(state: SharedState<S>) -> Router {
         .route("/v1/health", get(meta::health))
         .route("/v1/openapi.json", get(meta::openapi))
         .route("/v1/privacy/inventory", get(privacy::inventory))
+        .route("/v1/keys", get(audit::public_keys::<S>))
         // REST only: a WebSocket session outlives its upgrade request.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

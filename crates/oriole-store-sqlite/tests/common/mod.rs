@@ -53,6 +53,13 @@ impl FieldVault for ScramblingVault {
     async fn shred(&self, _owner: UserId) -> Result<(), VaultError> {
         Ok(())
     }
+
+    async fn signing_key(
+        &self,
+        purpose: oriole_core::KeyPurpose,
+    ) -> Result<oriole_core::SigningKey, VaultError> {
+        ClearVault.signing_key(purpose).await
+    }
 }
 
 /// `DATA` inside a temp dir.

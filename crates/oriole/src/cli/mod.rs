@@ -4,6 +4,7 @@
 mod account;
 mod error;
 mod groups;
+mod keys;
 mod messages;
 mod output;
 mod privacy;
@@ -97,6 +98,13 @@ pub enum Command {
     /// What the server does with personal data
     #[command(subcommand)]
     Privacy(PrivacyCommand),
+    /// Write the server's public signing keys to DIR/audit.pub and
+    /// DIR/receipt.pub (PEM), for offline verification
+    PublicKeys {
+        /// Directory to write the keys into (created if missing)
+        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Operator commands
     #[command(subcommand)]
     Admin(crate::admin::AdminCommand),
@@ -267,6 +275,7 @@ pub async fn run(global: GlobalArgs, command: Command) -> Result<(), CliError> {
         Command::Recall { message_id } => messages::recall(&ctx, &message_id).await,
         Command::Group(command) => groups::run(&ctx, command).await,
         Command::Privacy(command) => privacy::run(&ctx, command).await,
+        Command::PublicKeys { dir } => keys::public_keys(&ctx, &dir).await,
         Command::Devices { action: None } => account::devices(&ctx).await,
         Command::Devices {
             action: Some(DevicesCommand::Revoke { device_id }),

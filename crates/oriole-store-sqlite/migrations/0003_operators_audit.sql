@@ -1,0 +1,35 @@
+-- Staff access control and the tamper-evident audit log (issue 4).
+--
+-- The audit log is append-only and hash-chained: each row's hash covers its
+-- fields and the previous row's hash (see oriole-audit and docs/audit.md),
+-- so a row edited, deleted or inserted by whoever holds this file breaks
+-- the chain from there on. It holds pseudonymous ids (u:<uuid>, op:<uuid>)
+-- and codes only, never a name, contact detail or message text, and it is
+-- kept after an account is deleted.
+
+CREATE TABLE audit_log (
+    seq        INTEGER PRIMARY KEY NOT NULL,
+    time       INTEGER NOT NULL,
+    -- 'user', 'operator' or 'system'; role and id as the entry holds them.
+    actor_kind TEXT NOT NULL,
+    actor_role TEXT,
+    actor_id   TEXT,
+    action     TEXT NOT NULL,
+    subject    TEXT,
+    -- The canonical JSON of the details, exactly as hashed.
+    details    TEXT NOT NULL,
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL
+);
+
+-- A user's own access log, and the report, look entries up by subject.
+CREATE INDEX audit_log_by_subject ON audit_log (subject, seq);
+
+-- Signed checkpoints: the server's signature over (count, head hash, time).
+CREATE TABLE audit_checkpoints (
+    count     INTEGER PRIMARY KEY NOT NULL,
+    head_hash TEXT NOT NULL,
+    time      INTEGER NOT NULL,
+    key_id    TEXT NOT NULL,
+    signature TEXT NOT NULL
+);
