@@ -432,6 +432,79 @@ pub static INVENTORY: &[DataItem] = &[
                             readable and verifiable after the user's data key is destroyed",
         },
     },
+    DataItem {
+        id: "sharing.consent",
+        description: "Your separate consent to share with each third party, with its history, \
+                      and the pseudonym that recipient knows you by",
+        category: Consent,
+        fields: &[
+            "sharing_grants.user_id",
+            "sharing_grants.recipient_id",
+            "sharing_grants.pseudonym",
+            "sharing_grants.granted_at",
+            "sharing_consent_history.user_id",
+            "sharing_consent_history.recipient_id",
+            "sharing_consent_history.granted",
+            "sharing_consent_history.at",
+        ],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Consent,
+        necessity: Necessity::Optional,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: &[Admin, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "Random ids, times and a keyed per-recipient pseudonym (an HMAC of \
+                             the user id): a bot's signed reply names its user by the \
+                             pseudonym, which must be looked up by exact match",
+        },
+    },
+    DataItem {
+        id: "sharing.outbox",
+        description: "A message to a third party's bot waiting to be delivered, already cut \
+                      down to the categories the recipient is registered for",
+        category: Content,
+        fields: &["sharing_outbox.body"],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Consent,
+        necessity: Necessity::Optional,
+        retention: Retention {
+            description: "Until delivered; dropped at once when you revoke consent or delete \
+                          your account",
+            days: None,
+        },
+        visible_to: &[],
+        recipients: &[],
+        protection: Protection::EncryptedAtRest,
+    },
+    DataItem {
+        id: "sharing.delivery",
+        description: "The sharing ledger and the outbox's bookkeeping: which recipient got \
+                      (or is to get) which categories of your data, and when",
+        category: Usage,
+        fields: &[
+            "sharing_outbox.user_id",
+            "sharing_outbox.recipient_id",
+            "sharing_outbox.kind",
+            "sharing_outbox.categories",
+            "sharing_outbox.created_at",
+            "sharing_outbox.attempts",
+            "sharing_outbox.next_attempt_at",
+            "sharing_outbox.dead_at",
+            "sharing_ledger.user_id",
+            "sharing_ledger.recipient_id",
+            "sharing_ledger.kind",
+            "sharing_ledger.categories",
+            "sharing_ledger.delivered_at",
+        ],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Consent,
+        necessity: Necessity::Optional,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: &[Admin, PrivacyOfficer],
+        recipients: &[],
+        protection: PSEUDONYMOUS_METADATA,
+    },
 ];
 
 /// Columns of the schema that hold nothing about a person: random row ids,
@@ -513,6 +586,66 @@ pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
     NonPersonalColumn {
         field: "audit_checkpoints.signature",
         reason: "The server's ed25519 signature over a checkpoint",
+    },
+    NonPersonalColumn {
+        field: "sharing_recipients.id",
+        reason: "Random UUIDv7 primary key of a third-party recipient",
+    },
+    NonPersonalColumn {
+        field: "sharing_recipients.name",
+        reason: "A recipient's public registry entry (a business, not a user)",
+    },
+    NonPersonalColumn {
+        field: "sharing_recipients.contact",
+        reason: "A recipient's public registry entry (a business, not a user)",
+    },
+    NonPersonalColumn {
+        field: "sharing_recipients.purpose",
+        reason: "A recipient's public registry entry (a business, not a user)",
+    },
+    NonPersonalColumn {
+        field: "sharing_recipients.categories",
+        reason: "The inventory items a recipient is registered for",
+    },
+    NonPersonalColumn {
+        field: "sharing_recipients.legal_basis",
+        reason: "A recipient's public registry entry (a business, not a user)",
+    },
+    NonPersonalColumn {
+        field: "sharing_recipients.retention",
+        reason: "A recipient's public registry entry (a business, not a user)",
+    },
+    NonPersonalColumn {
+        field: "sharing_recipients.url",
+        reason: "A recipient's webhook endpoint",
+    },
+    NonPersonalColumn {
+        field: "sharing_recipients.secret",
+        reason: "A recipient's webhook signing secret, sealed under the gateway's key",
+    },
+    NonPersonalColumn {
+        field: "sharing_recipients.pseudonym_key",
+        reason: "A recipient's pseudonym key, sealed under the gateway's key",
+    },
+    NonPersonalColumn {
+        field: "sharing_recipients.bot_user_id",
+        reason: "The service (bot) account a recipient answers for",
+    },
+    NonPersonalColumn {
+        field: "sharing_recipients.created_at",
+        reason: "When a recipient was registered",
+    },
+    NonPersonalColumn {
+        field: "sharing_consent_history.id",
+        reason: "Sequence number of a consent history row",
+    },
+    NonPersonalColumn {
+        field: "sharing_outbox.id",
+        reason: "Random delivery id, also the recipient's idempotency key",
+    },
+    NonPersonalColumn {
+        field: "sharing_ledger.delivery_id",
+        reason: "The delivered webhook's id",
     },
 ];
 

@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod keys;
 pub mod ports;
 pub mod service;
+pub mod sharing;
 pub mod signing;
 pub mod store;
 pub mod throttle;

@@ -5,11 +5,13 @@
 pub mod api;
 pub mod error;
 pub mod frame;
+pub mod sharing;
 pub mod staff;
 
 pub use api::*;
 pub use error::{ApiError, ErrorCode};
 pub use frame::{ClientFrame, ServerFrame};
+pub use sharing::*;
 pub use staff::*;
 
 /// Version of the WebSocket protocol described in `docs/protocol.md`.

@@ -20,11 +20,13 @@ pub(crate) enum PersonalField {
     DeviceIp,
     MessageText,
     MessagePayload,
+    /// A queued webhook (a minimized message) to a third party.
+    SharingOutboxBody,
 }
 
 impl PersonalField {
     /// Every variant (kept complete by `all_lists_every_variant`).
-    const ALL: [PersonalField; 7] = [
+    const ALL: [PersonalField; 8] = [
         PersonalField::UserPhone,
         PersonalField::UserEmail,
         PersonalField::DeviceModel,
@@ -32,6 +34,7 @@ impl PersonalField {
         PersonalField::DeviceIp,
         PersonalField::MessageText,
         PersonalField::MessagePayload,
+        PersonalField::SharingOutboxBody,
     ];
 
     const fn table_column(self) -> (&'static str, &'static str) {
@@ -43,6 +46,7 @@ impl PersonalField {
             PersonalField::DeviceIp => ("devices", "ip"),
             PersonalField::MessageText => ("messages", "text"),
             PersonalField::MessagePayload => ("messages", "payload"),
+            PersonalField::SharingOutboxBody => ("sharing_outbox", "body"),
         }
     }
 }
@@ -141,6 +145,49 @@ impl PersonalData {
     }
 }
 
+/// Sealing what belongs to no user (recipients' signing secrets and
+/// pseudonym keys, queued erasure requests) under the gateway's reserved
+/// key owner: not personal data, but never in the clear either.
+impl PersonalData {
+    pub(crate) async fn seal_for_gateway(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        row: &str,
+        value: &[u8],
+    ) -> StoreResult<Vec<u8>> {
+        let binding = FieldBinding {
+            owner: oriole_core::sharing::gateway_key_owner(),
+            table,
+            column,
+            row,
+        };
+        self.vault
+            .seal(binding, value)
+            .await
+            .map_err(|e| StoreError::Backend(format!("sealing {table}.{column}: {e}")))
+    }
+
+    pub(crate) async fn open_for_gateway(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        row: &str,
+        sealed: &[u8],
+    ) -> StoreResult<Vec<u8>> {
+        let binding = FieldBinding {
+            owner: oriole_core::sharing::gateway_key_owner(),
+            table,
+            column,
+            row,
+        };
+        self.vault
+            .open(binding, sealed)
+            .await
+            .map_err(|e| StoreError::Backend(format!("opening {table}.{column}: {e}")))
+    }
+}
+
 fn binding(field: PersonalField, owner: UserId, row: &str) -> FieldBinding<'_> {
     let (table, column) = field.table_column();
     FieldBinding {
@@ -166,7 +213,8 @@ mod tests {
                 | PersonalField::DeviceOsVersion
                 | PersonalField::DeviceIp
                 | PersonalField::MessageText
-                | PersonalField::MessagePayload => {}
+                | PersonalField::MessagePayload
+                | PersonalField::SharingOutboxBody => {}
             }
         }
         let mut unique = sealed_columns().to_vec();

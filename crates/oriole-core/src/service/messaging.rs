@@ -25,6 +25,8 @@ impl<S: Store> Oriole<S> {
             .as_deref()
             .map(IdempotencyKey::parse)
             .transpose()?;
+        // The third party behind a bot, when the message is to one.
+        let mut bot = None;
         let (conversation, recipients, to_name) = match (req.to.as_deref(), req.group.as_deref()) {
             (Some(to), None) => {
                 let name =
@@ -34,8 +36,11 @@ impl<S: Store> Oriole<S> {
                     .user_by_name(&name)
                     .await?
                     .ok_or_else(|| ServiceError::not_found(format!("no such user: {name}")))?;
+                bot = self.bot_gate(caller, user.id).await?;
                 let mut recipients = vec![caller.user_id];
-                if user.id != caller.user_id {
+                // A bot backed by a third party receives only through the
+                // sharing gateway, never in an inbox.
+                if user.id != caller.user_id && bot.is_none() {
                     recipients.push(user.id);
                 }
                 (Conversation::Direct(user.id), recipients, Some(name))
@@ -86,6 +91,16 @@ impl<S: Store> Oriole<S> {
                     .payload_json
                     .as_deref()
                     .and_then(|p| serde_json::from_str(p).ok());
+                if let Some(r) = &bot {
+                    let shared = oriole_gateway::SharedMessage {
+                        message_id: message_id.to_string(),
+                        sent_at: sent_at.0,
+                        sender_username: caller.username.to_string(),
+                        text: body.text.clone(),
+                        payload: payload.clone(),
+                    };
+                    self.share_with_bot(caller, r, shared).await?;
+                }
                 let mut sender_seq = InboxSeq(0);
                 for (user, seq) in seqs {
                     if user == caller.user_id {

@@ -4,6 +4,9 @@
 mod accounts;
 mod groups;
 mod messaging;
+mod sharing;
+
+pub use sharing::{AfterFailure, OutgoingWebhook};
 
 use std::sync::Arc;
 

@@ -1,0 +1,106 @@
+//! Third-party sharing (PRIVACY.md P13): REST bodies of the registry
+//! (`/v1/privacy/third-parties`, `/v1/admin/third-parties`), of a user's
+//! per-recipient consent and of the sharing ledger (`/v1/me/sharing`).
+//! The webhooks themselves are described in `docs/sharing.md`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /v1/admin/third-parties`: register a recipient.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct RegisterRecipient {
+    /// Stable handle: lowercase letters, digits, `-`, `_`.
+    pub name: String,
+    /// How users and regulators reach the recipient.
+    pub contact: String,
+    pub purpose: String,
+    /// Inventory items it may receive: `message.text`, `message.payload`,
+    /// `message.metadata`, `account.username`.
+    pub categories: Vec<String>,
+    pub legal_basis: String,
+    /// How long the recipient keeps what it receives.
+    pub retention: String,
+    /// Webhook URL: https, or http to a loopback address.
+    pub url: String,
+    /// The bot account the recipient answers for, by username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<String>,
+}
+
+/// A recipient as the public list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RecipientInfo {
+    pub name: String,
+    pub contact: String,
+    pub purpose: String,
+    pub categories: Vec<String>,
+    pub legal_basis: String,
+    pub retention: String,
+    /// The bot's username, when messages to a bot go to this recipient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<String>,
+    /// Unix milliseconds.
+    pub registered_at: i64,
+}
+
+/// `GET /v1/privacy/third-parties`: the third-party sharing list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ThirdParties {
+    pub recipients: Vec<RecipientInfo>,
+}
+
+/// The answer to a registration: the signing secret is shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegisteredRecipient {
+    pub recipient: RecipientInfo,
+    pub url: String,
+    /// `whsec_...`: give it to the recipient to verify webhooks and sign
+    /// callbacks.
+    pub signing_secret: String,
+}
+
+/// The answer to `POST`/`DELETE /v1/me/sharing/{recipient}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SharingConsentStatus {
+    pub recipient: String,
+    pub granted: bool,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// Queued deliveries dropped by a revocation.
+    #[serde(default)]
+    pub dropped: u64,
+}
+
+/// A current grant.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SharingGrantInfo {
+    pub recipient: String,
+    pub granted_at: i64,
+}
+
+/// One delivered webhook about the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SharingLedgerEntry {
+    /// The delivery's idempotency key (the webhook's `id`).
+    pub id: String,
+    pub recipient: String,
+    /// `message` or `erasure_request`.
+    pub kind: String,
+    pub categories: Vec<String>,
+    /// Unix milliseconds.
+    pub delivered_at: i64,
+}
+
+/// `GET /v1/me/sharing`: what was shared with which third party, newest
+/// first, and the consents in force.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MySharing {
+    pub grants: Vec<SharingGrantInfo>,
+    pub ledger: Vec<SharingLedgerEntry>,
+}
+
+/// The answer to a bot's callback: the message delivered to the user.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CallbackAccepted {
+    pub message_id: String,
+}
