@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use oriole_proto::{
-    close_code, ApiError, ClientFrame, ErrorCode, InboxEvent, ReceiptKind, SendAck, SendMessage,
-    ServerFrame, PROTOCOL_VERSION,
+    close_code, ApiError, ClientFrame, ErrorCode, InboxEvent, PolicyNotice, ReceiptKind, SendAck,
+    SendMessage, ServerFrame, PROTOCOL_VERSION,
 };
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -62,6 +62,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// never depends on the caller reading events.
 pub struct Connection {
     events: mpsc::UnboundedReceiver<Result<InboxEvent, ClientError>>,
+    notices: mpsc::UnboundedReceiver<PolicyNotice>,
     requests: mpsc::UnboundedSender<Request>,
     ended: Arc<OnceLock<ClientError>>,
     last_seq: u64,
@@ -86,12 +87,14 @@ impl Connection {
     pub(crate) async fn open(client: Client, after: u64) -> Result<Connection, ClientError> {
         let (ws, hello) = handshake(&client).await?;
         let (events_tx, events) = mpsc::unbounded_channel();
+        let (notices_tx, notices) = mpsc::unbounded_channel();
         let (requests, requests_rx) = mpsc::unbounded_channel();
         let ended = Arc::new(OnceLock::new());
         let session = Session {
             client,
             cursor: after,
             events: events_tx,
+            notices: notices_tx,
             requests: requests_rx,
             pending: BTreeMap::new(),
             next_ref: 0,
@@ -100,6 +103,7 @@ impl Connection {
         let task = tokio::spawn(session.run(ws));
         Ok(Connection {
             events,
+            notices,
             requests,
             ended,
             last_seq: after,
@@ -125,6 +129,12 @@ impl Connection {
                 Err(e) => return Some(Err(e)),
             }
         }
+    }
+
+    /// A privacy policy notice the server pushed, if one is waiting
+    /// (see [`PolicyNotice`]); never blocks.
+    pub fn try_notice(&mut self) -> Option<PolicyNotice> {
+        self.notices.try_recv().ok()
     }
 
     /// Send a message over the socket and wait for its durable `ack`. Sets
@@ -264,6 +274,8 @@ struct Session {
     /// The seq of the last event forwarded to the handle.
     cursor: u64,
     events: mpsc::UnboundedSender<Result<InboxEvent, ClientError>>,
+    /// Policy notices; nobody reading them is fine.
+    notices: mpsc::UnboundedSender<PolicyNotice>,
     requests: mpsc::UnboundedReceiver<Request>,
     /// By `ref` number, so retries go out in the order they were made.
     pending: BTreeMap<u64, Pending>,
@@ -492,6 +504,9 @@ impl Session {
                     }
                     _ => tracing::warn!(%error, "error frame from the server"),
                 }
+            }
+            ServerFrame::PolicyNotice { notice } => {
+                let _ = self.notices.send(notice);
             }
             ServerFrame::Hello { .. } | ServerFrame::Pong { .. } | ServerFrame::Page { .. } => {}
         }

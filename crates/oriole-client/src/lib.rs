@@ -46,6 +46,7 @@
 
 mod client;
 mod connection;
+mod consent;
 mod error;
 mod staff;
 pub mod webhook;

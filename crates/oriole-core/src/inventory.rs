@@ -89,6 +89,28 @@ pub const AUDIT_RETENTION_DAYS: u32 = 6 * 365;
 
 const ALL_ROLES: &[OperatorRole] = &[Admin, Support, Auditor, PrivacyOfficer];
 
+/// Device model and OS version: collected only under `device_diagnostics`
+/// consent, erased when it is withdrawn.
+const DEVICE_DETAILS_RETENTION: Retention = Retention {
+    description: "Only with device_diagnostics consent; erased when it is withdrawn, 30 days \
+                  after the device was last used, and once the device is logged out",
+    days: Some(crate::retention::DEVICE_DETAILS_DAYS),
+};
+
+/// Device records: the login history.
+const LOGIN_HISTORY_RETENTION: Retention = Retention {
+    description: "180 days after the device was last used (an idle session then ends)",
+    days: Some(crate::retention::LOGIN_HISTORY_DAYS),
+};
+
+/// Messages: as the deployment configures.
+const MESSAGE_RETENTION: Retention = Retention {
+    description: "As the deployment configures (retention.message_days; default: until the \
+                  sender's account is deleted), or the group's own period; a recalled \
+                  message's content is erased at once",
+    days: None,
+};
+
 /// Every personal-data item Oriole stores.
 pub static INVENTORY: &[DataItem] = &[
     DataItem {
@@ -187,7 +209,7 @@ pub static INVENTORY: &[DataItem] = &[
         purposes: &[Purpose::Service, Purpose::Security],
         legal_basis: LegalBasis::Contract,
         necessity: Necessity::Necessary,
-        retention: UNTIL_ACCOUNT_DELETED,
+        retention: LOGIN_HISTORY_RETENTION,
         visible_to: &[],
         recipients: &[],
         protection: Protection::Clear {
@@ -200,13 +222,10 @@ pub static INVENTORY: &[DataItem] = &[
         description: "The device model a client reported at login, shown in your device list",
         category: Device,
         fields: &["devices.device_model"],
-        purposes: &[Purpose::Service, Purpose::Security],
-        legal_basis: LegalBasis::LegitimateInterest,
+        purposes: &[Purpose::DeviceDiagnostics],
+        legal_basis: LegalBasis::Consent,
         necessity: Necessity::Optional,
-        retention: Retention {
-            description: "With the device record, until the account is deleted",
-            days: None,
-        },
+        retention: DEVICE_DETAILS_RETENTION,
         visible_to: &[Admin, Support, PrivacyOfficer],
         recipients: &[],
         protection: Protection::EncryptedAtRest,
@@ -217,13 +236,10 @@ pub static INVENTORY: &[DataItem] = &[
                       device list",
         category: Device,
         fields: &["devices.os_version"],
-        purposes: &[Purpose::Service, Purpose::Security],
-        legal_basis: LegalBasis::LegitimateInterest,
+        purposes: &[Purpose::DeviceDiagnostics],
+        legal_basis: LegalBasis::Consent,
         necessity: Necessity::Optional,
-        retention: Retention {
-            description: "With the device record, until the account is deleted",
-            days: None,
-        },
+        retention: DEVICE_DETAILS_RETENTION,
         visible_to: &[Admin, Support, PrivacyOfficer],
         recipients: &[],
         protection: Protection::EncryptedAtRest,
@@ -237,9 +253,9 @@ pub static INVENTORY: &[DataItem] = &[
         legal_basis: LegalBasis::LegitimateInterest,
         necessity: Necessity::Necessary,
         retention: Retention {
-            description: "With the device record, until the account is deleted (revoking the \
-                          device does not yet erase it)",
-            days: None,
+            description: "30 days after the device was last used; erased by the next \
+                          retention run once the device is logged out",
+            days: Some(crate::retention::DEVICE_DETAILS_DAYS),
         },
         visible_to: &[Admin, Auditor, PrivacyOfficer],
         recipients: &[],
@@ -259,13 +275,91 @@ pub static INVENTORY: &[DataItem] = &[
         purposes: &[Purpose::Service, Purpose::Security],
         legal_basis: LegalBasis::Contract,
         necessity: Necessity::Necessary,
-        retention: Retention {
-            description: "With the device record, until the account is deleted",
-            days: None,
-        },
+        retention: LOGIN_HISTORY_RETENTION,
         visible_to: ALL_ROLES,
         recipients: &[],
         protection: PSEUDONYMOUS_METADATA,
+    },
+    DataItem {
+        id: "consent.record",
+        description: "Your consent history: each grant or withdrawal of an optional purpose, \
+                      under which policy version, when and through which channel",
+        category: Consent,
+        fields: &[
+            "consents.user_id",
+            "consents.purpose",
+            "consents.granted",
+            "consents.policy_version",
+            "consents.channel",
+            "consents.at",
+        ],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::LegalObligation,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description: "As long as the account exists: the proof of consent the law asks for",
+            days: None,
+        },
+        visible_to: &[Auditor, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "Pseudonymous metadata (a random user id, a purpose code, a version \
+                            number, a channel code and a time): checked at every point of \
+                            collection, and must stay readable as proof of consent",
+        },
+    },
+    DataItem {
+        id: "policy.acceptance",
+        description: "Which privacy policy versions you accepted, when and through which \
+                      channel, and the newest version you were told about",
+        category: Consent,
+        fields: &[
+            "policy_acceptances.user_id",
+            "policy_acceptances.version",
+            "policy_acceptances.channel",
+            "policy_acceptances.at",
+            "policy_notices.user_id",
+            "policy_notices.version",
+        ],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::LegalObligation,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description: "As long as the account exists: the proof of acceptance the law asks \
+                          for",
+            days: None,
+        },
+        visible_to: &[Auditor, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "Pseudonymous metadata (a random user id, version numbers, a channel \
+                            code and a time): read by the re-consent gate on normal operations",
+        },
+    },
+    DataItem {
+        id: "analytics.event",
+        description: "Usage events your apps report (e.g. `app_open`), only with \
+                      product_analytics consent",
+        category: Usage,
+        fields: &[
+            "analytics_events.user_id",
+            "analytics_events.name",
+            "analytics_events.at",
+        ],
+        purposes: &[Purpose::ProductAnalytics],
+        legal_basis: LegalBasis::Consent,
+        necessity: Necessity::Optional,
+        retention: Retention {
+            description: "90 days; erased at once when product_analytics consent is withdrawn",
+            days: Some(crate::retention::ANALYTICS_DAYS),
+        },
+        visible_to: &[Admin, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "Pseudonymous metadata: a random user id, a time and an event name \
+                            limited to a lowercase identifier (it cannot hold free text); \
+                            aggregated by name and time",
+        },
     },
     DataItem {
         id: "message.text",
@@ -275,11 +369,7 @@ pub static INVENTORY: &[DataItem] = &[
         purposes: &[Purpose::Service],
         legal_basis: LegalBasis::Contract,
         necessity: Necessity::Necessary,
-        retention: Retention {
-            description: "Until the sender's account is deleted (a recalled message's content \
-                          is erased at once)",
-            days: None,
-        },
+        retention: MESSAGE_RETENTION,
         visible_to: &[Admin, PrivacyOfficer],
         recipients: &[],
         protection: Protection::EncryptedAtRest,
@@ -292,11 +382,7 @@ pub static INVENTORY: &[DataItem] = &[
         purposes: &[Purpose::Service],
         legal_basis: LegalBasis::Contract,
         necessity: Necessity::Necessary,
-        retention: Retention {
-            description: "Until the sender's account is deleted (a recalled message's content \
-                          is erased at once)",
-            days: None,
-        },
+        retention: MESSAGE_RETENTION,
         visible_to: &[Admin, PrivacyOfficer],
         recipients: &[],
         protection: Protection::EncryptedAtRest,
@@ -317,7 +403,7 @@ pub static INVENTORY: &[DataItem] = &[
         purposes: &[Purpose::Service],
         legal_basis: LegalBasis::Contract,
         necessity: Necessity::Necessary,
-        retention: UNTIL_ACCOUNT_DELETED,
+        retention: MESSAGE_RETENTION,
         visible_to: ALL_ROLES,
         recipients: &[],
         protection: PSEUDONYMOUS_METADATA,
@@ -554,6 +640,46 @@ pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
     NonPersonalColumn {
         field: "receipts.message_id",
         reason: "Reference to a message row (declared as message.*)",
+    },
+    NonPersonalColumn {
+        field: "consents.id",
+        reason: "Row number of the consent history",
+    },
+    NonPersonalColumn {
+        field: "analytics_events.id",
+        reason: "Row number of a usage event",
+    },
+    NonPersonalColumn {
+        field: "policy_versions.version",
+        reason: "A published privacy policy version",
+    },
+    NonPersonalColumn {
+        field: "policy_versions.material",
+        reason: "Whether the version needs acceptance again",
+    },
+    NonPersonalColumn {
+        field: "policy_versions.published_at",
+        reason: "When the version was published",
+    },
+    NonPersonalColumn {
+        field: "policy_texts.version",
+        reason: "The version a policy text belongs to",
+    },
+    NonPersonalColumn {
+        field: "policy_texts.lang",
+        reason: "The language of a policy text",
+    },
+    NonPersonalColumn {
+        field: "policy_texts.text",
+        reason: "The public privacy policy text",
+    },
+    NonPersonalColumn {
+        field: "group_retention.group_id",
+        reason: "Reference to a group row",
+    },
+    NonPersonalColumn {
+        field: "group_retention.message_days",
+        reason: "A group setting: how long its messages are kept",
     },
     NonPersonalColumn {
         field: "audit_log.seq",

@@ -4,11 +4,14 @@
 //! extract, call a service, and map the result.
 
 pub mod audit;
+pub mod consent;
 pub mod domain;
 pub mod error;
 pub mod inventory;
 pub mod keys;
 pub mod ports;
+pub mod privacy_store;
+pub mod retention;
 pub mod service;
 pub mod sharing;
 pub mod signing;

@@ -2,7 +2,7 @@
 //! personal data crosses into storage.
 
 use async_trait::async_trait;
-use oriole_proto::InboxEvent;
+use oriole_proto::{InboxEvent, PolicyNotice};
 use sha2::{Digest, Sha256};
 
 use crate::domain::{DeviceId, Timestamp, UserId};
@@ -17,6 +17,12 @@ pub trait Fanout: Send + Sync + 'static {
     fn deliver(&self, user: UserId, event: InboxEvent);
     /// Close the sockets of a revoked device at once.
     fn disconnect_device(&self, device: DeviceId);
+    /// Push a privacy policy notice to every open connection; returns the
+    /// users reached (the others are told on their next connection or
+    /// sync). Without live connections: nobody.
+    fn announce_policy(&self, _notice: PolicyNotice) -> Vec<UserId> {
+        Vec::new()
+    }
 }
 
 pub trait Clock: Send + Sync + 'static {

@@ -139,7 +139,9 @@ pub struct MemberRecord {
 
 /// The storage port. See the module documentation.
 #[async_trait]
-pub trait Store: crate::sharing::SharingStore + Send + Sync + 'static {
+pub trait Store:
+    crate::privacy_store::PrivacyStore + crate::sharing::SharingStore + Send + Sync + 'static
+{
     // ---- accounts ----
 
     /// Fails with `Conflict` when the username is taken ("username is

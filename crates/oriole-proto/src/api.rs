@@ -22,6 +22,11 @@ pub struct RegisterRequest {
     pub device_model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_version: Option<String>,
+    /// Optional purposes consented to at registration (e.g.
+    /// `device_diagnostics`, without which the device model and OS version
+    /// are not stored).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consents: Vec<String>,
 }
 
 /// `POST /v1/sessions`: log in, creating a new device session.
@@ -185,6 +190,9 @@ pub struct SyncPage {
     pub next: u64,
     /// True when more events are waiting after `next`.
     pub more: bool,
+    /// A privacy policy version published since the caller was last told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<crate::consent::PolicyNotice>,
 }
 
 // ---------- groups ----------
@@ -300,6 +308,11 @@ pub enum Purpose {
     Service,
     /// Keeping accounts and the service secure (abuse, account takeover).
     Security,
+    /// Diagnosing problems with the apps: device model and OS version
+    /// (optional, with consent).
+    DeviceDiagnostics,
+    /// Improving the product from usage events (optional, with consent).
+    ProductAnalytics,
 }
 
 /// The legal ground for processing an item.

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::{InboxEvent, ReceiptKind, SendAck, SendMessage};
+use crate::consent::PolicyNotice;
 use crate::error::ErrorCode;
 
 /// Frames a client sends.
@@ -106,6 +107,12 @@ pub enum ServerFrame {
     Pong {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+    },
+    /// A new privacy policy version was published: pushed to every open
+    /// connection, and after `hello` on a connection of a user not yet told.
+    PolicyNotice {
+        #[serde(flatten)]
+        notice: PolicyNotice,
     },
     /// A frame failed; the connection stays usable.
     Error {

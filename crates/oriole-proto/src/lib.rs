@@ -3,12 +3,14 @@
 //! server, the SDK and any third-party client can depend on it cheaply.
 
 pub mod api;
+pub mod consent;
 pub mod error;
 pub mod frame;
 pub mod sharing;
 pub mod staff;
 
 pub use api::*;
+pub use consent::*;
 pub use error::{ApiError, ErrorCode};
 pub use frame::{ClientFrame, ServerFrame};
 pub use sharing::*;

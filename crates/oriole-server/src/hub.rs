@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use oriole_core::domain::{DeviceId, UserId};
 use oriole_core::Fanout;
-use oriole_proto::InboxEvent;
-use tokio::sync::mpsc;
+use oriole_proto::{InboxEvent, PolicyNotice};
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 type ConnId = u64;
@@ -34,6 +34,8 @@ struct Registry {
 
 pub struct Hub {
     registry: Mutex<Registry>,
+    /// Privacy policy notices, to every connection.
+    notices: broadcast::Sender<PolicyNotice>,
     queue_len: usize,
     next_id: AtomicU64,
 }
@@ -51,6 +53,9 @@ impl Hub {
     pub fn new(queue_len: usize) -> Arc<Hub> {
         Arc::new(Hub {
             registry: Mutex::new(Registry::default()),
+            // Notices are rare; a connection that misses some still gets
+            // the current one at its next connection or sync.
+            notices: broadcast::channel(4).0,
             queue_len: queue_len.max(1),
             next_id: AtomicU64::new(1),
         })
@@ -85,6 +90,7 @@ impl Hub {
             .or_default()
             .insert((user, id));
         Subscription {
+            notices: self.notices.subscribe(),
             hub: self.clone(),
             id,
             user,
@@ -135,6 +141,13 @@ impl Fanout for Hub {
         }
     }
 
+    fn announce_policy(&self, notice: PolicyNotice) -> Vec<UserId> {
+        let users: Vec<UserId> = self.registry().by_user.keys().copied().collect();
+        // No receiver: no connection is open.
+        let _ = self.notices.send(notice);
+        users
+    }
+
     fn disconnect_device(&self, device: DeviceId) {
         let registry = self.registry();
         let Some(conns) = registry.by_device.get(&device) else {
@@ -157,6 +170,8 @@ pub struct Subscription {
     user: UserId,
     device: DeviceId,
     pub events: mpsc::Receiver<InboxEvent>,
+    /// Privacy policy notices for every connection.
+    pub notices: broadcast::Receiver<PolicyNotice>,
     lagging: Arc<AtomicBool>,
     pub revoked: CancellationToken,
 }

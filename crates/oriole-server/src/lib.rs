@@ -12,6 +12,7 @@ pub mod extract;
 pub mod hub;
 mod middleware;
 pub mod openapi;
+pub mod retention;
 pub mod routes;
 pub mod settings;
 pub mod state;
@@ -104,6 +105,7 @@ async fn launch<S: Store>(
     let addr = listener.local_addr().map_err(ServerError::Listener)?;
     let state = app_state(settings, store);
     let sessions = state.sessions.clone();
+    retention::spawn_job(state.clone(), sessions.shutdown.clone());
     let app = routes::router(state);
 
     let stop_sessions = sessions.shutdown.clone();

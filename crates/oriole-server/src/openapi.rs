@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{accounts, audit, groups, messages, meta, privacy};
+use crate::routes::{accounts, audit, consent, groups, messages, meta, privacy};
 use crate::ws;
 
 #[derive(OpenApi)]
@@ -40,6 +40,12 @@ use crate::ws;
         meta::health,
         meta::openapi,
         privacy::inventory,
+        consent::policy,
+        consent::consents,
+        consent::set_consent,
+        consent::analytics,
+        consent::policy_status,
+        consent::accept_policy,
         audit::public_keys,
     ),
     components(schemas(oriole_proto::ErrorCode, oriole_proto::InboxEvent)),

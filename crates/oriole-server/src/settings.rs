@@ -54,6 +54,8 @@ pub struct Settings {
     pub login_throttle: LoginThrottle,
     /// The embedded SQLite store.
     pub sqlite: SqliteSettings,
+    /// How long personal data is kept, and how often that is enforced.
+    pub retention: crate::retention::RetentionSettings,
     /// Take the client's IP address from the last entry of
     /// `X-Forwarded-For` (set this only behind a reverse proxy that sets it).
     pub trust_forwarded_for: bool,
@@ -122,6 +124,7 @@ impl Default for Settings {
             password_parallelism: cost.parallelism,
             login_throttle: LoginThrottle::default(),
             sqlite: SqliteSettings::default(),
+            retention: crate::retention::RetentionSettings::default(),
             trust_forwarded_for: false,
             tls_cert: None,
             tls_key: None,
@@ -206,6 +209,7 @@ impl Settings {
                 "login_throttle.ip_max_failures",
                 u64::from(self.login_throttle.ip_max_failures),
             ),
+            ("retention.batch_size", u64::from(self.retention.batch_size)),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(SettingsError::Invalid(format!("{name} must be at least 1")));

@@ -54,11 +54,16 @@ fn every_route_is_documented() {
         "/v1/ws",
         "/v1/privacy/inventory",
         "/v1/keys",
+        "/v1/privacy/policy",
+        "/v1/me/consents",
+        "/v1/me/analytics",
+        "/v1/me/policy",
+        "/v1/me/policy/acceptances",
     ] {
         assert!(
             paths.contains(&path),
             "{path} is not in the OpenAPI document"
         );
     }
-    assert_eq!(paths.len(), 21, "{paths:?}");
+    assert_eq!(paths.len(), 26, "{paths:?}");
 }

@@ -36,7 +36,8 @@ async fn register_login_me_devices_logout() {
         .json(&json!({
             "username": "Erin", "password": PASSWORD,
             "phone": "+86 138 0013 8000", "email": "Erin@Example.org",
-            "device_model": "Pixel 9", "os_version": "Android 16"
+            "device_model": "Pixel 9", "os_version": "Android 16",
+            "consents": ["device_diagnostics"]
         }))
         .send()
         .await

@@ -6,6 +6,14 @@
 //!
 //! Nothing waits on a timer: while one batch commits, the next one queues,
 //! so batches grow with load and a lone message commits at once.
+//!
+//! sqlx runs SQLite on a worker thread and every statement is a round trip
+//! to it (two context switches on a busy core), so a batch is written by a
+//! handful of statements whatever its size (see [`batch`]): all message
+//! rows, all inbox heads and all inbox entries each in one statement over a
+//! JSON array. Only when that fails (a recipient deleted meanwhile, say) is
+//! the batch redone one append per savepoint, so the failure stays with the
+//! append that caused it.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,8 +28,13 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{col, db, parse_stored, to_u64};
 use crate::store::{push_event, NewEvent, ORIGINAL_SEND};
 
+mod batch;
+
 /// Appends committed together at most (bounds one transaction's size).
 const MAX_BATCH: usize = 512;
+/// Inbox entries (recipients, summed over appends) per batch at most: a
+/// batch of large-group messages stops growing here.
+const MAX_BATCH_ENTRIES: usize = 16_384;
 /// Appends waiting for the writer at most before senders wait to enqueue.
 const QUEUE_LEN: usize = 4096;
 const OP: &str = "append message";
@@ -82,10 +95,14 @@ impl Appender {
 async fn commit_loop(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>, stats: Arc<CommitStats>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.recv().await {
+        let mut entries = first.append.recipients.len();
         batch.push(first);
-        while batch.len() < MAX_BATCH {
+        while batch.len() < MAX_BATCH && entries < MAX_BATCH_ENTRIES {
             match jobs.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => {
+                    entries += job.append.recipients.len();
+                    batch.push(job);
+                }
                 Err(_) => break,
             }
         }
@@ -105,6 +122,20 @@ async fn commit_loop(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>, stats: A
 /// Commit a batch; one result per job, in order. When the transaction
 /// itself fails, every job gets the error (none of them was committed).
 async fn commit_batch(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<Appended>> {
+    let appends: Vec<&SealedAppend> = batch.iter().map(|job| &job.append).collect();
+    match batch::commit(writer, &appends).await {
+        Ok(results) => results.into_iter().map(Ok).collect(),
+        Err(batch::Failed::Commit(e)) => batch.iter().map(|_| Err(clone_err(&e))).collect(),
+        Err(batch::Failed::Retry(reason)) => {
+            tracing::debug!(%reason, appends = batch.len(), "batch redone one append at a time");
+            commit_one_by_one(writer, batch).await
+        }
+    }
+}
+
+/// The batch with one savepoint per append, so a failing append rolls back
+/// alone; one result per job, in order.
+async fn commit_one_by_one(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<Appended>> {
     let failed = |e: StoreError| batch.iter().map(|_| Err(clone_err(&e))).collect();
     let mut tx = match writer.begin_with("BEGIN IMMEDIATE").await.map_err(db(OP)) {
         Ok(tx) => tx,

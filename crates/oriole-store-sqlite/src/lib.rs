@@ -15,6 +15,7 @@ mod error;
 mod group_commit;
 pub mod keystore;
 mod personal;
+mod privacy;
 mod sharing;
 mod store;
 

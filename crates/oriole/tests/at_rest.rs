@@ -116,6 +116,7 @@ async fn canaries_never_reach_disk_or_logs_in_plaintext() {
             email: Some(canaries[1].1.into()),
             device_model: Some(canaries[2].1.into()),
             os_version: Some(canaries[3].1.into()),
+            consents: vec!["device_diagnostics".into()],
             ..Default::default()
         },
     )

@@ -33,6 +33,8 @@ async fn two_users_chat_through_the_cli_across_a_restart() {
             "ThinkPad",
             "--os-version",
             "Debian 12",
+            "--consent",
+            "device_diagnostics",
         ])
         .await;
     bob.ok(&["register", "bob"]).await;

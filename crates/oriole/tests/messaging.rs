@@ -461,6 +461,7 @@ async fn devices_record_model_os_and_ip_and_logout_ends_the_session() {
         email: Some("Erin@Example.org".into()),
         device_model: Some("Pixel 9".into()),
         os_version: Some("Android 16".into()),
+        consents: vec!["device_diagnostics".into()],
     })
     .await
     .expect("register");

@@ -7,6 +7,7 @@ use oriole_proto::{
 };
 
 use super::{Caller, Oriole};
+use crate::consent::OptionalPurpose;
 use crate::domain::{DeviceId, DeviceLabel, Email, Password, Phone, UserId, Username};
 use crate::error::{ServiceError, ServiceResult};
 use crate::store::{NewDevice, NewUser, Store};
@@ -48,6 +49,7 @@ impl<S: Store> Oriole<S> {
         let phone = optional(req.phone.as_deref(), Phone::parse)?;
         let email = optional(req.email.as_deref(), Email::parse)?;
         let (model, os) = device_labels(req.device_model.as_deref(), req.os_version.as_deref())?;
+        let consents = Self::parse_registration_consents(&req.consents)?;
         if self.store.user_by_name(&username).await?.is_some() {
             return Err(ServiceError::new(ErrorCode::Conflict, "username is taken"));
         }
@@ -64,6 +66,14 @@ impl<S: Store> Oriole<S> {
             })
             .await?;
         tracing::info!(user = %user_id, "account created");
+        self.accept_policy_at_registration(user_id).await?;
+        self.grant_at_registration(user_id, &consents).await?;
+        // Device details only under `device_diagnostics` consent.
+        let (model, os) = if consents.contains(&OptionalPurpose::DEVICE_DIAGNOSTICS) {
+            (model, os)
+        } else {
+            (None, None)
+        };
         self.open_session(user_id, &username, model, os, ip).await
     }
 
@@ -115,6 +125,13 @@ impl<S: Store> Oriole<S> {
             return Err(ServiceError::unauthorized("wrong username or password"));
         };
         self.account_throttle.clear(&account_key);
+        // Device details only under `device_diagnostics` consent.
+        let (model, os) =
+            if (model.is_some() || os.is_some()) && self.diagnostics_allowed(user.id).await? {
+                (model, os)
+            } else {
+                (None, None)
+            };
         let session = self
             .open_session(user.id, &user.username, model, os, ip)
             .await?;

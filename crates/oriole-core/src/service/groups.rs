@@ -68,6 +68,7 @@ impl<S: Store> Oriole<S> {
         caller: &Caller,
         req: CreateGroup,
     ) -> ServiceResult<GroupInfo> {
+        self.policy_gate(caller.user_id).await?;
         let name = GroupName::parse(&req.name)?;
         if req.members.len() + 1 > self.config.max_group_members {
             return Err(ServiceError::invalid(format!(
@@ -97,11 +98,13 @@ impl<S: Store> Oriole<S> {
     }
 
     pub async fn group_info(&self, caller: &Caller, group: &str) -> ServiceResult<GroupInfo> {
+        self.policy_gate(caller.user_id).await?;
         let (g, me) = self.my_group(caller, group).await?;
         Ok(info(g, me.role))
     }
 
     pub async fn my_groups(&self, caller: &Caller) -> ServiceResult<Vec<GroupInfo>> {
+        self.policy_gate(caller.user_id).await?;
         Ok(self
             .store
             .groups_of(caller.user_id)
@@ -117,6 +120,7 @@ impl<S: Store> Oriole<S> {
         group: &str,
         req: UpdateGroup,
     ) -> ServiceResult<GroupInfo> {
+        self.policy_gate(caller.user_id).await?;
         let (g, me) = self.my_group(caller, group).await?;
         if !manages(me.role) {
             return Err(ServiceError::forbidden(
@@ -141,6 +145,7 @@ impl<S: Store> Oriole<S> {
         group: &str,
         req: AddMember,
     ) -> ServiceResult<MemberInfo> {
+        self.policy_gate(caller.user_id).await?;
         let (g, me) = self.my_group(caller, group).await?;
         let role = req.role.unwrap_or(GroupRole::Member);
         match (me.role, role) {
@@ -190,6 +195,7 @@ impl<S: Store> Oriole<S> {
         group: &str,
         username: &str,
     ) -> ServiceResult<()> {
+        self.policy_gate(caller.user_id).await?;
         let (g, me) = self.my_group(caller, group).await?;
         let (user, name) = self.user_named(username).await?;
         if user == caller.user_id {
@@ -242,6 +248,7 @@ impl<S: Store> Oriole<S> {
         caller: &Caller,
         group: &str,
     ) -> ServiceResult<Vec<MemberInfo>> {
+        self.policy_gate(caller.user_id).await?;
         let (g, _) = self.my_group(caller, group).await?;
         Ok(self
             .store
@@ -261,6 +268,7 @@ impl<S: Store> Oriole<S> {
         before: Option<i64>,
         limit: Option<u32>,
     ) -> ServiceResult<Vec<InboxEvent>> {
+        self.policy_gate(caller.user_id).await?;
         let (g, me) = self.my_group(caller, group).await?;
         let since = (!g.history_visible).then_some(me.joined_at);
         let limit = limit

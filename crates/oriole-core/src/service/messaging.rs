@@ -15,6 +15,7 @@ impl<S: Store> Oriole<S> {
     /// that the message survives a crash.
     #[tracing::instrument(skip_all, fields(user = %caller.user_id))]
     pub async fn send(&self, caller: &Caller, req: SendMessage) -> ServiceResult<SendAck> {
+        self.policy_gate(caller.user_id).await?;
         let body = MessageBody::parse(
             req.text,
             req.payload.as_ref(),
@@ -144,6 +145,7 @@ impl<S: Store> Oriole<S> {
         after: u64,
         limit: Option<u32>,
     ) -> ServiceResult<SyncPage> {
+        self.policy_gate(caller.user_id).await?;
         let limit = limit
             .unwrap_or(self.config.max_page)
             .clamp(1, self.config.max_page);
@@ -155,7 +157,13 @@ impl<S: Store> Oriole<S> {
         let more = events.len() > limit as usize;
         events.truncate(limit as usize);
         let next = events.last().map_or(after, |e| e.seq);
-        Ok(SyncPage { events, next, more })
+        let notice = self.take_policy_notice(caller.user_id).await?;
+        Ok(SyncPage {
+            events,
+            next,
+            more,
+            notice,
+        })
     }
 
     /// The newest seq in the caller's inbox.
@@ -181,6 +189,7 @@ impl<S: Store> Oriole<S> {
         message_id: &str,
         kind: ReceiptKind,
     ) -> ServiceResult<()> {
+        self.policy_gate(caller.user_id).await?;
         let id: MessageId = message_id
             .parse()
             .map_err(|_| ServiceError::not_found("no such message"))?;
@@ -213,6 +222,7 @@ impl<S: Store> Oriole<S> {
     /// Recall a message I sent, within the recall window. Its content is
     /// dropped from storage and every inbox holding it gets a `recall` event.
     pub async fn recall(&self, caller: &Caller, message_id: &str) -> ServiceResult<()> {
+        self.policy_gate(caller.user_id).await?;
         let id: MessageId = message_id
             .parse()
             .map_err(|_| ServiceError::not_found("no such message"))?;

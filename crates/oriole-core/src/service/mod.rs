@@ -2,8 +2,11 @@
 //! its methods (split by area into submodules) are what handlers call.
 
 mod accounts;
+mod consent;
 mod groups;
 mod messaging;
+mod policy;
+mod retention;
 mod sharing;
 
 pub use sharing::{AfterFailure, OutgoingWebhook};
@@ -72,6 +75,8 @@ pub struct Oriole<S: Store> {
     account_throttle: Throttle,
     ip_throttle: Throttle,
     dummy_hash: PasswordHashString,
+    /// The privacy policy in force and who has accepted it.
+    policy: policy::PolicyGate,
 }
 
 impl<S: Store> Oriole<S> {
@@ -90,6 +95,7 @@ impl<S: Store> Oriole<S> {
             clock,
             config,
             dummy_hash,
+            policy: policy::PolicyGate::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod consent;
 pub mod groups;
 pub mod messages;
 pub mod meta;
@@ -57,6 +58,17 @@ pub fn router<S: Store>(state: SharedState<S>) -> Router {
         .route("/v1/health", get(meta::health))
         .route("/v1/openapi.json", get(meta::openapi))
         .route("/v1/privacy/inventory", get(privacy::inventory))
+        .route("/v1/privacy/policy", get(consent::policy::<S>))
+        .route(
+            "/v1/me/consents",
+            get(consent::consents::<S>).put(consent::set_consent::<S>),
+        )
+        .route("/v1/me/analytics", post(consent::analytics::<S>))
+        .route("/v1/me/policy", get(consent::policy_status::<S>))
+        .route(
+            "/v1/me/policy/acceptances",
+            post(consent::accept_policy::<S>),
+        )
         .route("/v1/keys", get(audit::public_keys::<S>))
         // REST only: a WebSocket session outlives its upgrade request.
         .layer(TimeoutLayer::with_status_code(

@@ -129,7 +129,18 @@ impl<S: Store> Session<S> {
             device_id: self.caller.device_id.to_string(),
             head,
         })
-        .await
+        .await?;
+        // A policy published while this user was away.
+        match self
+            .state
+            .oriole
+            .take_policy_notice(self.caller.user_id)
+            .await
+        {
+            Ok(Some(notice)) => self.send(&ServerFrame::PolicyNotice { notice }).await,
+            Ok(None) => Ok(()),
+            Err(_) => Err(End::Close(INTERNAL_ERROR, "internal error")),
+        }
     }
 
     async fn serve(&mut self) -> End {
@@ -147,6 +158,7 @@ impl<S: Store> Session<S> {
                 incoming = self.socket.recv() => self.on_incoming(incoming).await,
                 // While catching up the queue waits: the store has its events.
                 Some(event) = self.subscription.events.recv(), if !self.catching_up => self.on_live(event).await,
+                Ok(notice) = self.subscription.notices.recv() => self.send(&ServerFrame::PolicyNotice { notice }).await,
                 _ = ticker.tick() => self.on_tick(ping_every).await,
             };
             if let Err(end) = step {
@@ -200,6 +212,9 @@ impl<S: Store> Session<S> {
                 Err(e) => error_frame(reference, e),
             },
             ClientFrame::Subscribe { reference, after } => {
+                if let Err(e) = oriole.policy_gate(caller.user_id).await {
+                    return error_frame(reference, e);
+                }
                 self.subscribed = true;
                 self.acked.clear();
                 self.delivered = after;
@@ -211,7 +226,9 @@ impl<S: Store> Session<S> {
                 after,
                 limit,
             } => match oriole.sync(caller, after, limit).await {
-                Ok(SyncPage { events, next, more }) => ServerFrame::Page {
+                Ok(SyncPage {
+                    events, next, more, ..
+                }) => ServerFrame::Page {
                     reference,
                     events,
                     next,

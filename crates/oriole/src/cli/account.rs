@@ -21,22 +21,30 @@ pub struct RegisterArgs {
     /// Email address (optional; stored encrypted)
     #[arg(long, value_name = "E")]
     pub email: Option<String>,
-    /// This device's model, shown in `oriole devices`
+    /// This device's model, shown in `oriole devices`; stored only with
+    /// `--consent device_diagnostics`
     #[arg(long, value_name = "M")]
     pub device_model: Option<String>,
-    /// This device's OS version, shown in `oriole devices`
+    /// This device's OS version, shown in `oriole devices`; stored only
+    /// with `--consent device_diagnostics`
     #[arg(long, value_name = "V")]
     pub os_version: Option<String>,
+    /// Consent to an optional purpose (`device_diagnostics`,
+    /// `product_analytics`) from the start (repeatable)
+    #[arg(long = "consent", value_name = "PURPOSE")]
+    pub consents: Vec<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct LoginArgs {
     #[arg(value_name = "NAME")]
     pub name: String,
-    /// This device's model, shown in `oriole devices`
+    /// This device's model, shown in `oriole devices`; stored only with
+    /// `device_diagnostics` consent
     #[arg(long, value_name = "M")]
     pub device_model: Option<String>,
-    /// This device's OS version, shown in `oriole devices`
+    /// This device's OS version, shown in `oriole devices`; stored only
+    /// with `device_diagnostics` consent
     #[arg(long, value_name = "V")]
     pub os_version: Option<String>,
 }
@@ -61,6 +69,7 @@ pub async fn register(ctx: &mut Ctx, args: RegisterArgs) -> Result<(), CliError>
             email: args.email,
             device_model: args.device_model,
             os_version: args.os_version,
+            consents: args.consents,
         })
         .await?;
     // A new account has an empty inbox: start from its beginning.

@@ -1,23 +1,71 @@
 //! `oriole privacy …`: what the server does with personal data.
 
-use clap::Subcommand;
-use oriole_proto::{InventoryItem, ProtectionKind};
+use clap::{Subcommand, ValueEnum};
+use oriole_proto::{ConsentChannel, InventoryItem, ProtectionKind};
 use serde::Serialize;
 
 use super::error::CliError;
 use super::output::clean;
 use super::Ctx;
 
+mod consent;
+
 #[derive(Subcommand, Debug)]
 pub enum PrivacyCommand {
     /// List every personal-data item the server stores: why, on what legal
     /// basis, for how long, who may see it and how it is protected
     Inventory,
+    /// Show the current privacy policy (no login needed), or with --diff
+    /// what changed since the version you accepted
+    #[command(disable_version_flag = true)]
+    Policy {
+        /// Show a line diff against the version you accepted
+        #[arg(long)]
+        diff: bool,
+        /// Language, e.g. `en` or `zh-CN` [default: en]
+        #[arg(long, value_name = "L")]
+        lang: Option<String>,
+        /// Another version than the current one
+        #[arg(long, value_name = "V", conflicts_with = "diff")]
+        version: Option<u32>,
+    },
+    /// Accept the current privacy policy version
+    #[command(disable_version_flag = true)]
+    Accept {
+        #[arg(value_name = "VERSION")]
+        version: u32,
+    },
+    /// Your consent to each purpose, and the history of your changes
+    Consents,
+    /// Grant or withdraw consent to an optional purpose
+    Consent {
+        #[arg(value_enum)]
+        action: ConsentAction,
+        /// `device_diagnostics` or `product_analytics`
+        #[arg(value_name = "PURPOSE")]
+        purpose: String,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentAction {
+    Grant,
+    Withdraw,
 }
 
 pub async fn run(ctx: &Ctx, command: PrivacyCommand) -> Result<(), CliError> {
     match command {
         PrivacyCommand::Inventory => inventory(ctx).await,
+        PrivacyCommand::Policy {
+            diff,
+            lang,
+            version,
+        } => consent::policy(ctx, diff, lang.as_deref(), version).await,
+        PrivacyCommand::Accept { version } => consent::accept(ctx, version).await,
+        PrivacyCommand::Consents => consent::consents(ctx).await,
+        PrivacyCommand::Consent { action, purpose } => {
+            consent::set(ctx, action == ConsentAction::Grant, &purpose).await
+        }
     }
 }
 
@@ -71,6 +119,9 @@ fn row(item: &InventoryItem) -> [String; 7] {
         retention,
     ]
 }
+
+/// Changes made from this command line are recorded with this channel.
+const CHANNEL: ConsentChannel = ConsentChannel::Cli;
 
 /// The wire name of an enum value (`legitimate_interest`).
 fn label<T: Serialize>(value: &T) -> String {
