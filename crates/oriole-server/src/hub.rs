@@ -21,7 +21,7 @@ type ConnId = u64;
 /// The hub's side of one connection.
 struct Outlet {
     device: DeviceId,
-    events: mpsc::Sender<InboxEvent>,
+    events: mpsc::Sender<Box<InboxEvent>>,
     lagging: Arc<AtomicBool>,
     revoked: CancellationToken,
 }
@@ -129,8 +129,17 @@ impl Fanout for Hub {
         let Some(conns) = registry.by_user.get(&user) else {
             return;
         };
-        for outlet in conns.values() {
-            match outlet.events.try_send(event.clone()) {
+        // Copied for every connection but the last, which takes the event.
+        let last = conns.len().saturating_sub(1);
+        let mut event = Some(event);
+        for (i, outlet) in conns.values().enumerate() {
+            let copy = if i == last {
+                event.take()
+            } else {
+                event.clone()
+            };
+            let Some(copy) = copy else { break };
+            match outlet.events.try_send(Box::new(copy)) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     outlet.lagging.store(true, Ordering::Release);
@@ -169,7 +178,10 @@ pub struct Subscription {
     id: ConnId,
     user: UserId,
     device: DeviceId,
-    pub events: mpsc::Receiver<InboxEvent>,
+    /// Boxed: a channel allocates its slots in blocks of 32, and a slot of
+    /// a whole `InboxEvent` made that block most of an idle connection's
+    /// memory.
+    pub events: mpsc::Receiver<Box<InboxEvent>>,
     /// Privacy policy notices for every connection.
     pub notices: broadcast::Receiver<PolicyNotice>,
     lagging: Arc<AtomicBool>,

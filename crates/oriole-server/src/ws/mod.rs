@@ -3,6 +3,7 @@
 //! before it is accepted; each accepted socket runs as one session task.
 
 mod frames;
+mod pipeline;
 mod session;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -22,6 +23,10 @@ use crate::state::SharedState;
 
 /// How long a client refused for the connection limit should wait.
 const BUSY_RETRY_SECS: u64 = 5;
+/// Bytes read from the socket at a time. The WebSocket library's default
+/// (128 KiB, allocated and zeroed per connection) made up most of an idle
+/// connection's memory; a larger frame still grows the buffer as it comes.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -89,6 +94,7 @@ pub async fn upgrade<S: Store>(
     Ok(upgrade
         .max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             session::run(state, socket, caller, token, permit).await;
             drop(tracked);

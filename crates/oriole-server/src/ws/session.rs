@@ -13,6 +13,10 @@
 //! head at `hello`, and the sender's own copy of a message sent on this
 //! connection is not echoed: its `ack` already stands for it. After
 //! `subscribe` the stream is the exact inbox, own copies included.
+//!
+//! `send` frames are pipelined (see `pipeline.rs`): the next frame is read
+//! while earlier sends wait for their commit, and answers leave in frame
+//! order. Any other frame first waits for the sends before it.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -21,12 +25,13 @@ use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use oriole_core::{Caller, ServiceError, Store};
 use oriole_proto::close_code::{GOING_AWAY, PROTOCOL_VIOLATION, REVOKED, TOO_BIG};
-use oriole_proto::{ClientFrame, InboxEvent, ServerFrame, SyncPage, PROTOCOL_VERSION};
+use oriole_proto::{ClientFrame, InboxEvent, SendMessage, ServerFrame, SyncPage, PROTOCOL_VERSION};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{timeout, Instant, MissedTickBehavior};
 
 use super::frames;
+use super::pipeline::Pipeline;
 use crate::hub::Subscription;
 use crate::state::SharedState;
 
@@ -72,15 +77,19 @@ pub async fn run<S: Store>(
         catching_up: false,
         subscribed: false,
         acked: BTreeSet::new(),
+        pipeline: Pipeline::default(),
         last_heard: Instant::now(),
         awaiting_pong: false,
     };
-    let end = match session.open(token).await {
+    // Boxed here and below: a session's task holds its future for as long
+    // as the connection lives, and rare steps (hello, sync, receipts,
+    // catch-up) would otherwise size it for all idle connections alike.
+    let end = match Box::pin(session.open(token)).await {
         Ok(()) => session.serve().await,
         Err(end) => end,
     };
     tracing::debug!(?end, "websocket session ends");
-    session.finish(end).await;
+    Box::pin(session.finish(end)).await;
 }
 
 struct Session<S: Store> {
@@ -97,6 +106,8 @@ struct Session<S: Store> {
     /// Before `subscribe`: seqs of own copies answered by an `ack` on this
     /// connection, passed over instead of sent.
     acked: BTreeSet<u64>,
+    /// Sends whose answers are not out yet.
+    pipeline: Pipeline,
     last_heard: Instant,
     awaiting_pong: bool,
 }
@@ -154,10 +165,13 @@ impl<S: Store> Session<S> {
                 () = shutdown.cancelled() => Err(End::Close(GOING_AWAY, "server shutting down")),
                 () = self.subscription.revoked.cancelled() => Err(End::Close(REVOKED, "device revoked")),
                 page = self.state.oriole.events_after(self.caller.user_id, self.delivered, CATCH_UP_PAGE),
-                    if self.catching_up => self.on_page(page).await,
-                incoming = self.socket.recv() => self.on_incoming(incoming).await,
+                    if self.catching_up => Box::pin(self.on_page(page)).await,
+                // Before live events: an answer's own copy is noted as acked
+                // in the same poll that queued it.
+                (n, answer) = self.pipeline.finished(), if !self.pipeline.is_idle() => self.on_answer(n, answer).await,
+                incoming = self.socket.recv(), if !self.pipeline.is_full() => self.on_incoming(incoming).await,
                 // While catching up the queue waits: the store has its events.
-                Some(event) = self.subscription.events.recv(), if !self.catching_up => self.on_live(event).await,
+                Some(event) = self.subscription.events.recv(), if !self.catching_up => self.on_live(*event).await,
                 Ok(notice) = self.subscription.notices.recv() => self.send(&ServerFrame::PolicyNotice { notice }).await,
                 _ = ticker.tick() => self.on_tick(ping_every).await,
             };
@@ -179,13 +193,24 @@ impl<S: Store> Session<S> {
         self.last_heard = Instant::now();
         self.awaiting_pong = false;
         match message {
-            Message::Text(text) => {
-                let answer = match frames::parse(text.as_str()) {
-                    Ok(frame) => self.apply(frame).await,
-                    Err(error) => error.into_frame(),
-                };
-                self.send(&answer).await
-            }
+            Message::Text(text) => match frames::parse(text.as_str()) {
+                Ok(ClientFrame::Send { reference, message }) => {
+                    let state = self.state.clone();
+                    let caller = self.caller.clone();
+                    self.pipeline.push(async move {
+                        answer_send(&state, &caller, reference, message).await
+                    });
+                    Ok(())
+                }
+                parsed => {
+                    self.settle().await?;
+                    let answer = match parsed {
+                        Ok(frame) => Box::pin(self.apply(frame)).await,
+                        Err(error) => error.into_frame(),
+                    };
+                    self.send(&answer).await
+                }
+            },
             Message::Binary(_) => Err(End::Close(
                 PROTOCOL_VIOLATION,
                 "binary frames are not part of the protocol",
@@ -201,16 +226,11 @@ impl<S: Store> Session<S> {
         let oriole = &self.state.oriole;
         let caller = &self.caller;
         match frame {
-            ClientFrame::Send { reference, message } => match oriole.send(caller, message).await {
-                // The service returns after the durable commit.
-                Ok(ack) => {
-                    if !self.subscribed && ack.seq > self.delivered {
-                        self.acked.insert(ack.seq);
-                    }
-                    ServerFrame::Ack { reference, ack }
-                }
-                Err(e) => error_frame(reference, e),
-            },
+            ClientFrame::Send { reference, message } => {
+                let answer = answer_send(&self.state, caller, reference, message).await;
+                self.note_own_copy(&answer);
+                answer
+            }
             ClientFrame::Subscribe { reference, after } => {
                 if let Err(e) = oriole.policy_gate(caller.user_id).await {
                     return error_frame(reference, e);
@@ -252,6 +272,33 @@ impl<S: Store> Session<S> {
                 Err(e) => error_frame(reference, e),
             },
             ClientFrame::Ping { reference } => ServerFrame::Pong { reference },
+        }
+    }
+
+    /// A pipelined answer finished: note its own copy, send what is due.
+    async fn on_answer(&mut self, n: u64, answer: ServerFrame) -> Result<(), End> {
+        self.note_own_copy(&answer);
+        for due in self.pipeline.file(n, answer) {
+            self.send(&due).await?;
+        }
+        Ok(())
+    }
+
+    /// Send every pipelined answer, waiting for the sends still running.
+    async fn settle(&mut self) -> Result<(), End> {
+        while !self.pipeline.is_idle() {
+            let (n, answer) = self.pipeline.finished().await;
+            self.on_answer(n, answer).await?;
+        }
+        Ok(())
+    }
+
+    /// Before `subscribe`, the stream skips the own copy an ack stands for.
+    fn note_own_copy(&mut self, answer: &ServerFrame) {
+        if let ServerFrame::Ack { ack, .. } = answer {
+            if !self.subscribed && ack.seq > self.delivered {
+                self.acked.insert(ack.seq);
+            }
         }
     }
 
@@ -339,6 +386,8 @@ impl<S: Store> Session<S> {
             End::Gone => {}
             End::PeerClosed => self.drain().await,
             End::Close(code, reason) => {
+                // Sends already committed get their acks before the close.
+                let _ = timeout(CLOSE_WAIT, self.settle()).await;
                 if self.close(code, reason).await {
                     self.drain().await;
                 }
@@ -374,6 +423,19 @@ impl<S: Store> Session<S> {
             while let Some(Ok(_)) = self.socket.recv().await {}
         })
         .await;
+    }
+}
+
+/// The answer to a `send`: its ack once the message is durably committed.
+async fn answer_send<S: Store>(
+    state: &SharedState<S>,
+    caller: &Caller,
+    reference: Option<String>,
+    message: SendMessage,
+) -> ServerFrame {
+    match state.oriole.send(caller, message).await {
+        Ok(ack) => ServerFrame::Ack { reference, ack },
+        Err(e) => error_frame(reference, e),
     }
 }
 

@@ -1,0 +1,136 @@
+//! Sends in flight on one connection. A session does not wait for one
+//! `send` to commit before reading the next frame: up to [`MAX_IN_FLIGHT`]
+//! run at once (so they can share a group commit), and their answers go out
+//! in the order the frames came in. When the window is full the session
+//! stops reading, and TCP pushes back on the client.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use futures_util::stream::FuturesUnordered;
+use futures_util::StreamExt;
+use oriole_proto::ServerFrame;
+
+/// Sends one connection may have in flight.
+pub(super) const MAX_IN_FLIGHT: usize = 64;
+
+/// An answer in the making, with the number of the frame it answers.
+type Pending = Pin<Box<dyn Future<Output = (u64, ServerFrame)> + Send>>;
+
+#[derive(Default)]
+pub(super) struct Pipeline {
+    running: FuturesUnordered<Pending>,
+    /// Answers finished before an earlier one, by frame number.
+    finished: BTreeMap<u64, ServerFrame>,
+    /// The number the next pipelined frame gets.
+    next_frame: u64,
+    /// The number of the next answer to send.
+    next_answer: u64,
+}
+
+impl Pipeline {
+    /// Run `answer` as the answer to the next frame.
+    pub(super) fn push<F>(&mut self, answer: F)
+    where
+        F: Future<Output = ServerFrame> + Send + 'static,
+    {
+        let n = self.next_frame;
+        self.next_frame += 1;
+        self.running
+            .push(Box::pin(async move { (n, answer.await) }));
+    }
+
+    /// Whether every answer has been handed out.
+    pub(super) fn is_idle(&self) -> bool {
+        self.running.is_empty() && self.finished.is_empty()
+    }
+
+    /// Whether the session should stop reading frames for now.
+    pub(super) fn is_full(&self) -> bool {
+        self.running.len() + self.finished.len() >= MAX_IN_FLIGHT
+    }
+
+    /// The next answer to finish (in any order); pending while none runs.
+    pub(super) async fn finished(&mut self) -> (u64, ServerFrame) {
+        match self.running.next().await {
+            Some(done) => done,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// File a finished answer; the answers now due, in frame order.
+    pub(super) fn file(&mut self, n: u64, answer: ServerFrame) -> Vec<ServerFrame> {
+        self.finished.insert(n, answer);
+        let mut due = Vec::new();
+        while let Some(answer) = self.finished.remove(&self.next_answer) {
+            due.push(answer);
+            self.next_answer += 1;
+        }
+        due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::oneshot;
+
+    fn pong(n: u32) -> ServerFrame {
+        ServerFrame::Pong {
+            reference: Some(n.to_string()),
+        }
+    }
+
+    fn reference(frame: &ServerFrame) -> Option<&str> {
+        match frame {
+            ServerFrame::Pong { reference } => reference.as_deref(),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_leave_in_frame_order_whatever_order_they_finish_in() {
+        let mut pipeline = Pipeline::default();
+        let (first_tx, first_rx) = oneshot::channel::<()>();
+        pipeline.push(async move {
+            let _ = first_rx.await;
+            pong(0)
+        });
+        pipeline.push(async { pong(1) });
+        assert!(!pipeline.is_idle());
+
+        let (n, answer) = pipeline.finished().await;
+        assert_eq!(n, 1, "the second finishes first");
+        assert!(pipeline.file(n, answer).is_empty(), "held for the first");
+
+        first_tx.send(()).expect("first waits");
+        let (n, answer) = pipeline.finished().await;
+        let due = pipeline.file(n, answer);
+        let due: Vec<_> = due.iter().map(reference).collect();
+        assert_eq!(due, [Some("0"), Some("1")]);
+        assert!(pipeline.is_idle());
+    }
+
+    #[tokio::test]
+    async fn the_window_fills_at_the_limit() {
+        let mut pipeline = Pipeline::default();
+        let mut gates = Vec::new();
+        for n in 0..MAX_IN_FLIGHT {
+            assert!(!pipeline.is_full(), "room for frame {n}");
+            let (tx, rx) = oneshot::channel::<()>();
+            gates.push(tx);
+            pipeline.push(async move {
+                let _ = rx.await;
+                pong(0)
+            });
+        }
+        assert!(pipeline.is_full());
+        drop(gates);
+        while !pipeline.is_idle() {
+            let (n, answer) = pipeline.finished().await;
+            pipeline.file(n, answer);
+        }
+        assert!(!pipeline.is_full());
+    }
+}
