@@ -75,9 +75,18 @@ struct AllArgs {
     /// The `oriole` binary to benchmark.
     #[arg(long, default_value = "target/release/oriole")]
     server_bin: PathBuf,
-    /// XMPP servers to compare against, each set up by bench/peers/NAME.sh.
+    /// XMPP servers to compare against, each set up by bench/peers/NAME.sh
+    /// (`--peers ''` for none).
     #[arg(long, value_delimiter = ',', default_value = "ejabberd,prosody")]
     peers: Vec<String>,
+    /// An earlier `oriole` binary, measured in the same run as
+    /// `oriole-before`: before/after ratios of a change.
+    #[arg(long)]
+    baseline_bin: Option<PathBuf>,
+    /// Also measure `--server-bin` with encryption at rest off
+    /// (`unsafe_disable_encryption_at_rest`), as `oriole-plaintext`.
+    #[arg(long)]
+    also_plaintext: bool,
     /// The folder holding the peers' scripts.
     #[arg(long, default_value = "bench/peers")]
     peers_dir: PathBuf,
@@ -316,29 +325,45 @@ async fn all(args: AllArgs, pinned: bool) -> anyhow::Result<()> {
         write_outputs(&report, &common.out)?;
     }
 
-    eprintln!("oriole-bench: oriole");
-    let log = common.out.join("oriole-server.log");
-    let server =
-        ServerProcess::start(process::oriole_launch(&args.server_bin, core, Some(log))?).await?;
-    let mut sr = ServerReport {
-        name: "oriole".into(),
-        url: server.url.clone(),
-        pid: Some(server.pid),
-        settings: oriole_settings(&args.server_bin),
-        ..ServerReport::default()
-    };
-    run_workloads(
-        &Oriole::new(&server.url)?,
-        &knobs,
-        &common.workloads,
-        &mut sr,
-    )
-    .await;
-    server.stop().await;
-    report.servers.push(sr);
-    write_outputs(&report, &common.out)?;
+    let mut variants = Vec::new();
+    if let Some(before) = &args.baseline_bin {
+        variants.push(("oriole-before", before, None));
+    }
+    variants.push(("oriole", &args.server_bin, None));
+    if args.also_plaintext {
+        let off = ("ORIOLE_UNSAFE_DISABLE_ENCRYPTION_AT_REST", "true");
+        variants.push(("oriole-plaintext", &args.server_bin, Some(off)));
+    }
+    for (name, bin, extra_env) in variants {
+        eprintln!("oriole-bench: {name}");
+        let log = common.out.join(format!("{name}-server.log"));
+        let mut launch = process::oriole_launch(bin, core, Some(log))?;
+        launch
+            .env
+            .extend(extra_env.map(|(k, v)| (k.to_owned(), v.to_owned())));
+        let mut settings = oriole_settings(bin);
+        settings.extend(extra_env.map(|(k, v)| format!("{k}={v}")));
+        let server = ServerProcess::start(launch).await?;
+        let mut sr = ServerReport {
+            name: name.into(),
+            url: server.url.clone(),
+            pid: Some(server.pid),
+            settings,
+            ..ServerReport::default()
+        };
+        run_workloads(
+            &Oriole::new(&server.url)?,
+            &knobs,
+            &common.workloads,
+            &mut sr,
+        )
+        .await;
+        server.stop().await;
+        report.servers.push(sr);
+        write_outputs(&report, &common.out)?;
+    }
 
-    for peer in &args.peers {
+    for peer in args.peers.iter().filter(|p| !p.is_empty()) {
         eprintln!("oriole-bench: {peer}");
         match Peer::start(&args.peers_dir, peer, core).await {
             Ok(p) => {
