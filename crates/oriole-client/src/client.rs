@@ -512,7 +512,9 @@ impl Client {
 }
 
 /// The response when its status is a success, else its [`ClientError`].
-async fn checked(sent: Result<Response, reqwest::Error>) -> Result<Response, ClientError> {
+pub(crate) async fn checked(
+    sent: Result<Response, reqwest::Error>,
+) -> Result<Response, ClientError> {
     let resp = sent.map_err(|e| transport_error(&e))?;
     let status = resp.status();
     if status.is_success() {

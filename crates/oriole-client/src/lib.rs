@@ -48,6 +48,7 @@ mod client;
 mod connection;
 mod consent;
 mod error;
+mod rights;
 mod staff;
 pub mod webhook;
 

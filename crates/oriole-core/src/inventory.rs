@@ -173,6 +173,76 @@ pub static INVENTORY: &[DataItem] = &[
         },
     },
     DataItem {
+        id: "account.display_name",
+        description: "The name you chose to be shown with, if you set one",
+        category: Identity,
+        fields: &["users.display_name"],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::Consent,
+        necessity: Necessity::Optional,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: &[Admin, Support, PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::EncryptedAtRest,
+    },
+    DataItem {
+        id: "account.corrections",
+        description: "The history of your profile corrections: which field you changed and \
+                      when (not the old or new values)",
+        category: Usage,
+        fields: &[
+            "profile_corrections.user_id",
+            "profile_corrections.field",
+            "profile_corrections.cleared",
+            "profile_corrections.at",
+        ],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::LegalObligation,
+        necessity: Necessity::Necessary,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: &[Admin, Support, PrivacyOfficer],
+        recipients: &[],
+        protection: PSEUDONYMOUS_METADATA,
+    },
+    DataItem {
+        id: "account.export_log",
+        description: "When you last exported your data, to rate-limit exports",
+        category: Usage,
+        fields: &["data_exports.user_id", "data_exports.started_at"],
+        purposes: &[Purpose::Service, Purpose::Security],
+        legal_basis: LegalBasis::LegitimateInterest,
+        necessity: Necessity::Necessary,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: &[Admin, PrivacyOfficer],
+        recipients: &[],
+        protection: PSEUDONYMOUS_METADATA,
+    },
+    DataItem {
+        id: "deleted_account.username_quarantine",
+        description: "After an account is deleted, a keyed digest of its username and until \
+                      when it may not be registered again (so no one can pose as the deleted \
+                      user)",
+        category: Identity,
+        fields: &[
+            "username_quarantine.username_bidx",
+            "username_quarantine.until",
+        ],
+        purposes: &[Purpose::Security],
+        legal_basis: LegalBasis::LegitimateInterest,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description:
+                "The quarantine period after deletion (user_rights.username_quarantine_days)",
+            days: Some(30),
+        },
+        visible_to: &[],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "Keyed HMAC of the username, not reversible without the vault's \
+                            index key; must be comparable to refuse a quarantined name",
+        },
+    },
+    DataItem {
         id: "account.password_hash",
         description: "A hash of your password, to check it at login",
         category: Security,
@@ -636,6 +706,10 @@ pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
     NonPersonalColumn {
         field: "inbox_heads.head",
         reason: "Newest sequence number of an inbox",
+    },
+    NonPersonalColumn {
+        field: "profile_corrections.id",
+        reason: "Row number of a correction",
     },
     NonPersonalColumn {
         field: "receipts.message_id",

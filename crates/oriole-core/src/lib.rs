@@ -12,6 +12,7 @@ pub mod keys;
 pub mod ports;
 pub mod privacy_store;
 pub mod retention;
+pub mod rights;
 pub mod service;
 pub mod sharing;
 pub mod signing;

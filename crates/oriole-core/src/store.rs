@@ -12,6 +12,9 @@ use crate::domain::{
     DeviceId, DeviceLabel, Email, GroupId, GroupName, IdempotencyKey, InboxSeq, MessageBody,
     MessageId, Phone, Timestamp, UserId, Username,
 };
+use crate::rights::{
+    AccountErasure, CorrectionRecord, DisplayName, ErasureSummary, MessageCounts, ProfileCorrection,
+};
 use crate::signing::{KeyPurpose, SigningKey};
 
 #[derive(Debug, thiserror::Error)]
@@ -278,4 +281,42 @@ pub trait Store:
     /// Generic: the audit log uses [`KeyPurpose::AUDIT`], deletion receipts
     /// [`KeyPurpose::RECEIPT`].
     async fn signing_key(&self, purpose: KeyPurpose) -> StoreResult<SigningKey>;
+
+    // ---- user rights (see `crate::rights`) ----
+
+    /// The user's display name, when they set one.
+    async fn display_name(&self, user: UserId) -> StoreResult<Option<DisplayName>>;
+    /// Apply a profile correction and append one history entry per changed
+    /// field, atomically. `Conflict` ("phone already in use", "email
+    /// already in use") when another account holds the new value.
+    async fn correct_profile(
+        &self,
+        user: UserId,
+        correction: &ProfileCorrection,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// The user's corrections, oldest first.
+    async fn corrections(&self, user: UserId) -> StoreResult<Vec<CorrectionRecord>>;
+    /// Every device session the user ever opened, revoked ones included
+    /// (they keep their IP until the account is deleted), oldest first,
+    /// with the time each was revoked.
+    async fn device_history(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Vec<(DeviceRecord, Option<Timestamp>)>>;
+    /// Messages the user sent, and messages in their inbox from others.
+    async fn message_counts(&self, user: UserId) -> StoreResult<MessageCounts>;
+    /// When the user last started an export of their data.
+    async fn last_export(&self, user: UserId) -> StoreResult<Option<Timestamp>>;
+    async fn record_export(&self, user: UserId, at: Timestamp) -> StoreResult<()>;
+    /// Whether the username of a deleted account may not be registered
+    /// again yet.
+    async fn username_quarantined(&self, name: &Username, now: Timestamp) -> StoreResult<bool>;
+    /// Erase an account at once: destroy the user's data key first (so
+    /// every copy of their sealed data is unreadable), then in one
+    /// transaction clear the blind indexes, remove the profile, devices,
+    /// inbox, receipts, memberships and history, hand over or dissolve owned
+    /// groups, turn the messages they sent into tombstones (no sender, no
+    /// content) and quarantine the username.
+    async fn erase_account(&self, erasure: AccountErasure) -> StoreResult<ErasureSummary>;
 }

@@ -54,6 +54,9 @@ pub struct SessionResponse {
 pub struct Profile {
     pub user_id: String,
     pub username: String,
+    /// The name shown to others, if set (`PATCH /v1/me`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

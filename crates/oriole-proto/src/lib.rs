@@ -6,6 +6,7 @@ pub mod api;
 pub mod consent;
 pub mod error;
 pub mod frame;
+pub mod rights;
 pub mod sharing;
 pub mod staff;
 
@@ -13,6 +14,7 @@ pub use api::*;
 pub use consent::*;
 pub use error::{ApiError, ErrorCode};
 pub use frame::{ClientFrame, ServerFrame};
+pub use rights::*;
 pub use sharing::*;
 pub use staff::*;
 

@@ -14,6 +14,7 @@ mod middleware;
 pub mod openapi;
 pub mod retention;
 pub mod routes;
+pub mod rights_settings;
 pub mod settings;
 pub mod state;
 pub mod tls;

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{accounts, audit, consent, groups, messages, meta, privacy};
+use crate::routes::{accounts, audit, consent, groups, me, messages, meta, privacy};
 use crate::ws;
 
 #[derive(OpenApi)]
@@ -23,6 +23,10 @@ use crate::ws;
         accounts::me,
         accounts::devices,
         accounts::revoke_device,
+        me::update,
+        me::data,
+        me::delete,
+        me::export,
         messages::send,
         messages::sync,
         messages::receipt,
@@ -54,6 +58,7 @@ use crate::ws;
         (name = "accounts", description = "Accounts, sessions and devices"),
         (name = "messages", description = "Sending, syncing, receipts and recall"),
         (name = "groups", description = "Group conversations"),
+        (name = "me", description = "Your rights over your data: see, export, correct, delete"),
         (name = "realtime", description = "The WebSocket endpoint"),
         (name = "meta", description = "Health and this document"),
         (name = "privacy", description = "What the server does with personal data"),

@@ -54,6 +54,8 @@ pub struct Settings {
     pub login_throttle: LoginThrottle,
     /// The embedded SQLite store.
     pub sqlite: SqliteSettings,
+    /// Account deletion, exports and support-assisted requests.
+    pub user_rights: crate::rights_settings::UserRightsSettings,
     /// How long personal data is kept, and how often that is enforced.
     pub retention: crate::retention::RetentionSettings,
     /// Take the client's IP address from the last entry of
@@ -124,6 +126,7 @@ impl Default for Settings {
             password_parallelism: cost.parallelism,
             login_throttle: LoginThrottle::default(),
             sqlite: SqliteSettings::default(),
+            user_rights: crate::rights_settings::UserRightsSettings::default(),
             retention: crate::retention::RetentionSettings::default(),
             trust_forwarded_for: false,
             tls_cert: None,
@@ -232,6 +235,7 @@ impl Settings {
                 "tls_cert and tls_key must be given together".to_owned(),
             ));
         }
+        self.user_rights.validate()?;
         if self.self_signed && self.tls_cert.is_some() {
             return Err(SettingsError::Invalid(
                 "self_signed and tls_cert/tls_key exclude each other".to_owned(),
@@ -265,6 +269,7 @@ impl Settings {
                 window_secs: self.login_throttle.window_secs,
             },
             max_group_members: self.max_group_members,
+            rights: self.user_rights.core_config(),
         }
     }
 

@@ -53,6 +53,8 @@ fn every_route_is_documented() {
         "/v1/openapi.json",
         "/v1/ws",
         "/v1/privacy/inventory",
+        "/v1/me/data",
+        "/v1/me/export",
         "/v1/keys",
         "/v1/privacy/policy",
         "/v1/me/consents",
@@ -65,5 +67,5 @@ fn every_route_is_documented() {
             "{path} is not in the OpenAPI document"
         );
     }
-    assert_eq!(paths.len(), 26, "{paths:?}");
+    assert_eq!(paths.len(), 28, "{paths:?}");
 }

@@ -16,6 +16,7 @@ mod group_commit;
 pub mod keystore;
 mod personal;
 mod privacy;
+mod rights;
 mod sharing;
 mod store;
 

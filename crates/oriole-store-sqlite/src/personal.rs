@@ -15,6 +15,7 @@ use oriole_core::{FieldBinding, FieldVault, VaultError};
 pub(crate) enum PersonalField {
     UserPhone,
     UserEmail,
+    UserDisplayName,
     DeviceModel,
     DeviceOsVersion,
     DeviceIp,
@@ -26,9 +27,10 @@ pub(crate) enum PersonalField {
 
 impl PersonalField {
     /// Every variant (kept complete by `all_lists_every_variant`).
-    const ALL: [PersonalField; 8] = [
+    const ALL: [PersonalField; 9] = [
         PersonalField::UserPhone,
         PersonalField::UserEmail,
+        PersonalField::UserDisplayName,
         PersonalField::DeviceModel,
         PersonalField::DeviceOsVersion,
         PersonalField::DeviceIp,
@@ -41,6 +43,7 @@ impl PersonalField {
         match self {
             PersonalField::UserPhone => ("users", "phone"),
             PersonalField::UserEmail => ("users", "email"),
+            PersonalField::UserDisplayName => ("users", "display_name"),
             PersonalField::DeviceModel => ("devices", "device_model"),
             PersonalField::DeviceOsVersion => ("devices", "os_version"),
             PersonalField::DeviceIp => ("devices", "ip"),
@@ -143,6 +146,21 @@ impl PersonalData {
     pub(crate) fn blind_index(&self, field: PersonalField, normalised: &str) -> String {
         self.vault.blind_index(field.table_column().1, normalised)
     }
+
+    /// A blind index for a value that is not a personal column (a
+    /// quarantined username), under its own `purpose` name.
+    pub(crate) fn blind_index_for(&self, purpose: &'static str, normalised: &str) -> String {
+        self.vault.blind_index(purpose, normalised)
+    }
+
+    /// Destroy the owner's data key: everything sealed for them becomes
+    /// unreadable, in this database and in every copy of it.
+    pub(crate) async fn shred(&self, owner: UserId) -> StoreResult<()> {
+        self.vault
+            .shred(owner)
+            .await
+            .map_err(|e| StoreError::Backend(format!("shredding a data key: {e}")))
+    }
 }
 
 /// Sealing what belongs to no user (recipients' signing secrets and
@@ -209,6 +227,7 @@ mod tests {
             match field {
                 PersonalField::UserPhone
                 | PersonalField::UserEmail
+                | PersonalField::UserDisplayName
                 | PersonalField::DeviceModel
                 | PersonalField::DeviceOsVersion
                 | PersonalField::DeviceIp

@@ -5,6 +5,9 @@ use oriole_core::domain::{
     DeviceId, DeviceLabel, Email, GroupId, GroupName, InboxSeq, MessageId, Phone, Timestamp,
     UserId, Username,
 };
+use oriole_core::rights::{
+    AccountErasure, CorrectionRecord, DisplayName, ErasureSummary, MessageCounts, ProfileCorrection,
+};
 use oriole_core::store::{
     Appended, Conversation, DeviceRecord, GroupRecord, MemberRecord, MessageRecord, NewDevice,
     NewMessage, NewUser, SessionRecord, Store, StoreError, StoreResult, UserRecord,
@@ -108,7 +111,7 @@ impl SqliteStore {
         })
     }
 
-    async fn device(&self, row: &SqliteRow) -> StoreResult<DeviceRecord> {
+    pub(crate) async fn device(&self, row: &SqliteRow) -> StoreResult<DeviceRecord> {
         let raw_id: String = col(row, "id")?;
         let user_id: UserId = parse_stored(&col::<String>(row, "user_id")?, "user id")?;
         let p = &self.personal;
@@ -978,6 +981,52 @@ impl Store for SqliteStore {
             .signing_key(purpose)
             .await
             .map_err(|e| StoreError::Backend(format!("loading the {purpose} signing key: {e}")))
+    }
+
+    // ---- user rights (in `rights.rs`) ----
+
+    async fn display_name(&self, user: UserId) -> StoreResult<Option<DisplayName>> {
+        self.rights_display_name(user).await
+    }
+
+    async fn correct_profile(
+        &self,
+        user: UserId,
+        correction: &ProfileCorrection,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.rights_correct_profile(user, correction, at).await
+    }
+
+    async fn corrections(&self, user: UserId) -> StoreResult<Vec<CorrectionRecord>> {
+        self.rights_corrections(user).await
+    }
+
+    async fn device_history(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Vec<(DeviceRecord, Option<Timestamp>)>> {
+        self.rights_device_history(user).await
+    }
+
+    async fn message_counts(&self, user: UserId) -> StoreResult<MessageCounts> {
+        self.rights_message_counts(user).await
+    }
+
+    async fn last_export(&self, user: UserId) -> StoreResult<Option<Timestamp>> {
+        self.rights_last_export(user).await
+    }
+
+    async fn record_export(&self, user: UserId, at: Timestamp) -> StoreResult<()> {
+        self.rights_record_export(user, at).await
+    }
+
+    async fn username_quarantined(&self, name: &Username, now: Timestamp) -> StoreResult<bool> {
+        self.rights_username_quarantined(name, now).await
+    }
+
+    async fn erase_account(&self, erasure: AccountErasure) -> StoreResult<ErasureSummary> {
+        self.rights_erase_account(erasure).await
     }
 }
 

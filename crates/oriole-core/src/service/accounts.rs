@@ -53,6 +53,14 @@ impl<S: Store> Oriole<S> {
         if self.store.user_by_name(&username).await?.is_some() {
             return Err(ServiceError::new(ErrorCode::Conflict, "username is taken"));
         }
+        // A deleted account's name stays unavailable for a while.
+        if self
+            .store
+            .username_quarantined(&username, self.clock.now())
+            .await?
+        {
+            return Err(ServiceError::new(ErrorCode::Conflict, "username is taken"));
+        }
         let password_hash = self.hash(password).await?;
         let user_id = UserId::generate();
         self.store
@@ -249,9 +257,11 @@ impl<S: Store> Oriole<S> {
             .user_by_id(caller.user_id)
             .await?
             .ok_or_else(|| ServiceError::unauthorized("account no longer exists"))?;
+        let display_name = self.store.display_name(user.id).await?;
         Ok(Profile {
             user_id: user.id.to_string(),
             username: user.username.to_string(),
+            display_name: display_name.map(|n| n.as_str().to_owned()),
             phone: user.phone.map(|p| p.as_str().to_owned()),
             email: user.email.map(|e| e.as_str().to_owned()),
             created_at: user.created_at.0,

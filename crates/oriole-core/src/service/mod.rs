@@ -7,7 +7,13 @@ mod groups;
 mod messaging;
 mod policy;
 mod retention;
+mod rights;
 mod sharing;
+
+pub use rights::{
+    section_items, verify_receipt, ExportJob, ReceiptError, EXPORT_FORMAT, NOT_PER_ACCOUNT,
+    SECTIONS,
+};
 
 pub use sharing::{AfterFailure, OutgoingWebhook};
 
@@ -36,6 +42,8 @@ pub struct CoreConfig {
     pub login_failures_per_ip: ThrottleRule,
     /// Members allowed in one group.
     pub max_group_members: usize,
+    /// Deletion, export and support-request tunables.
+    pub rights: crate::rights::RightsConfig,
 }
 
 impl Default for CoreConfig {
@@ -54,6 +62,7 @@ impl Default for CoreConfig {
                 window_secs: 15 * 60,
             },
             max_group_members: 2000,
+            rights: crate::rights::RightsConfig::default(),
         }
     }
 }

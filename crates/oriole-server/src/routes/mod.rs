@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod consent;
 pub mod groups;
+pub mod me;
 pub mod messages;
 pub mod meta;
 pub mod privacy;
@@ -27,7 +28,14 @@ pub fn router<S: Store>(state: SharedState<S>) -> Router {
         .route("/v1/accounts", post(accounts::register::<S>))
         .route("/v1/sessions", post(accounts::login::<S>))
         .route("/v1/sessions/current", delete(accounts::logout::<S>))
-        .route("/v1/me", get(accounts::me::<S>))
+        .route(
+            "/v1/me",
+            get(accounts::me::<S>)
+                .patch(me::update::<S>)
+                .delete(me::delete::<S>),
+        )
+        .route("/v1/me/data", get(me::data::<S>))
+        .route("/v1/me/export", get(me::export::<S>))
         .route("/v1/devices", get(accounts::devices::<S>))
         .route(
             "/v1/devices/{device_id}",

@@ -171,7 +171,7 @@ pub(super) fn forget_session(ctx: &mut Ctx) -> Result<(), CliError> {
 
 /// `$ORIOLE_PASSWORD` when set, otherwise a prompt on the terminal without
 /// echo (twice when choosing a new one). Never a command-line argument.
-fn password(confirm: bool) -> Result<String, CliError> {
+pub(super) fn password(confirm: bool) -> Result<String, CliError> {
     if let Some(value) = std::env::var_os("ORIOLE_PASSWORD") {
         return value.into_string().map_err(|_| {
             CliError::new(

@@ -5,6 +5,7 @@ mod account;
 mod error;
 mod groups;
 mod keys;
+mod me;
 mod messages;
 mod output;
 mod privacy;
@@ -104,6 +105,18 @@ pub enum Command {
         /// Directory to write the keys into (created if missing)
         #[arg(short = 'o', long = "output", value_name = "DIR")]
         dir: PathBuf,
+    },
+    /// See, correct, export or delete my data
+    #[command(subcommand)]
+    Me(me::MeCommand),
+    /// Check a deletion receipt's signature (default key: the server's
+    /// published receipt key)
+    VerifyReceipt {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The receipt public key (PEM, from `oriole public-keys`)
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
     },
     /// Operator commands
     #[command(subcommand)]
@@ -275,6 +288,10 @@ pub async fn run(global: GlobalArgs, command: Command) -> Result<(), CliError> {
         Command::Recall { message_id } => messages::recall(&ctx, &message_id).await,
         Command::Group(command) => groups::run(&ctx, command).await,
         Command::Privacy(command) => privacy::run(&ctx, command).await,
+        Command::Me(command) => me::run(&mut ctx, command).await,
+        Command::VerifyReceipt { file, public_key } => {
+            me::verify(&ctx, &file, public_key.as_deref()).await
+        }
         Command::PublicKeys { dir } => keys::public_keys(&ctx, &dir).await,
         Command::Devices { action: None } => account::devices(&ctx).await,
         Command::Devices {

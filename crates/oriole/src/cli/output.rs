@@ -89,6 +89,9 @@ fn body(event: &InboxEvent) -> String {
     if event.recalled {
         return "(recalled)".into();
     }
+    if event.from.is_none() && event.text.is_none() && event.payload.is_none() {
+        return "(message from a deleted account)".into();
+    }
     let mut parts = Vec::new();
     if let Some(text) = &event.text {
         parts.push(clean(text));

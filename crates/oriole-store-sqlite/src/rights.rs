@@ -1,0 +1,412 @@
+//! The user-rights part of the SQLite store: display name and corrections,
+//! the full device history, message counts, the export rate limit, and
+//! erasing an account (shred first, then delete). The `Store` trait methods
+//! in `store.rs` delegate here.
+
+use oriole_core::domain::{DeviceId, Email, GroupId, Phone, Timestamp, UserId, Username};
+use oriole_core::rights::{
+    AccountErasure, CorrectionRecord, DisplayName, ErasureSummary, FieldChange, MessageCounts,
+    OwnedGroups, ProfileCorrection,
+};
+use oriole_core::store::{DeviceRecord, StoreError, StoreResult};
+
+use crate::error::{col, db, parse_stored, to_u64, unique_violation_column};
+use crate::personal::PersonalField;
+use crate::SqliteStore;
+
+/// The blind-index purpose of quarantined usernames.
+const QUARANTINE_INDEX: &str = "username_quarantine";
+
+/// A sealed value and its blind index, or `None` for both (cleared).
+type SealedUpdate = Option<(Option<Vec<u8>>, Option<String>)>;
+
+impl SqliteStore {
+    pub(crate) async fn rights_display_name(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Option<DisplayName>> {
+        let id = user.to_string();
+        let sealed: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT display_name FROM users WHERE id = ?1")
+                .bind(&id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db("display name"))?;
+        let plain = self
+            .personal
+            .open(PersonalField::UserDisplayName, user, &id, sealed.flatten())
+            .await?;
+        plain
+            .map(|n| DisplayName::parse(&n))
+            .transpose()
+            .map_err(|_| StoreError::Backend("stored display name is invalid".into()))
+    }
+
+    /// The sealed column value (and blind index, for looked-up fields) of a
+    /// change; `None` when the field is kept.
+    async fn sealed_change(
+        &self,
+        field: PersonalField,
+        user: UserId,
+        id: &str,
+        change: FieldChange<(String, Option<String>)>,
+    ) -> StoreResult<SealedUpdate> {
+        Ok(match change {
+            FieldChange::Keep => None,
+            FieldChange::Clear => Some((None, None)),
+            FieldChange::Set((value, normalised)) => {
+                let sealed = self.personal.seal(field, user, id, Some(&value)).await?;
+                let index = normalised.map(|n| self.personal.blind_index(field, &n));
+                Some((sealed, index))
+            }
+        })
+    }
+
+    pub(crate) async fn rights_correct_profile(
+        &self,
+        user: UserId,
+        correction: &ProfileCorrection,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        const OP: &str = "correct profile";
+        let id = user.to_string();
+        let name = match &correction.display_name {
+            FieldChange::Keep => FieldChange::Keep,
+            FieldChange::Clear => FieldChange::Clear,
+            FieldChange::Set(n) => FieldChange::Set((n.as_str().to_owned(), None)),
+        };
+        let phone = match &correction.phone {
+            FieldChange::Keep => FieldChange::Keep,
+            FieldChange::Clear => FieldChange::Clear,
+            FieldChange::Set(p) => FieldChange::Set((
+                Phone::as_str(p).to_owned(),
+                Some(Phone::as_str(p).to_owned()),
+            )),
+        };
+        let email = match &correction.email {
+            FieldChange::Keep => FieldChange::Keep,
+            FieldChange::Clear => FieldChange::Clear,
+            FieldChange::Set(e) => {
+                FieldChange::Set((Email::as_str(e).to_owned(), Some(e.normalised())))
+            }
+        };
+        // Sealed before taking the writer.
+        let name = self
+            .sealed_change(PersonalField::UserDisplayName, user, &id, name)
+            .await?;
+        let phone = self
+            .sealed_change(PersonalField::UserPhone, user, &id, phone)
+            .await?;
+        let email = self
+            .sealed_change(PersonalField::UserEmail, user, &id, email)
+            .await?;
+
+        let mut tx = self.begin_write(OP).await?;
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)")
+            .bind(&id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        if !exists {
+            return Err(StoreError::NotFound("no such user".into()));
+        }
+        if let Some((sealed, _)) = name {
+            sqlx::query("UPDATE users SET display_name = ?2 WHERE id = ?1")
+                .bind(&id)
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(OP))?;
+        }
+        for (column, index_column, update, taken) in [
+            ("phone", "phone_bidx", phone, "phone already in use"),
+            ("email", "email_bidx", email, "email already in use"),
+        ] {
+            let Some((sealed, index)) = update else {
+                continue;
+            };
+            sqlx::query(&format!(
+                "UPDATE users SET {column} = ?2, {index_column} = ?3 WHERE id = ?1"
+            ))
+            .bind(&id)
+            .bind(sealed)
+            .bind(index)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if unique_violation_column(&e).is_some() {
+                    StoreError::Conflict(taken.into())
+                } else {
+                    db(OP)(e)
+                }
+            })?;
+        }
+        let changes = [
+            (correction.display_name.is_keep(), "display_name", {
+                matches!(correction.display_name, FieldChange::Clear)
+            }),
+            (correction.phone.is_keep(), "phone", {
+                matches!(correction.phone, FieldChange::Clear)
+            }),
+            (correction.email.is_keep(), "email", {
+                matches!(correction.email, FieldChange::Clear)
+            }),
+        ];
+        for (kept, field, cleared) in changes {
+            if kept {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO profile_corrections (user_id, field, cleared, at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(&id)
+            .bind(field)
+            .bind(cleared)
+            .bind(at.millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        }
+        tx.commit().await.map_err(db(OP))?;
+        // An old value must not linger in the files.
+        self.checkpoint("correction").await;
+        Ok(())
+    }
+
+    pub(crate) async fn rights_corrections(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Vec<CorrectionRecord>> {
+        let rows: Vec<(String, bool, i64)> = sqlx::query_as(
+            "SELECT field, cleared, at FROM profile_corrections WHERE user_id = ?1 ORDER BY id",
+        )
+        .bind(user.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db("corrections"))?;
+        rows.into_iter()
+            .map(|(field, cleared, at)| {
+                Ok(CorrectionRecord {
+                    field: parse_stored(&field, "corrected field")?,
+                    cleared,
+                    at: Timestamp(at),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn rights_device_history(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Vec<(DeviceRecord, Option<Timestamp>)>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, device_model, os_version, ip, first_seen, last_seen, revoked_at \
+             FROM devices WHERE user_id = ?1 ORDER BY first_seen, id",
+        )
+        .bind(user.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db("device history"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let revoked: Option<i64> = col(row, "revoked_at")?;
+            out.push((self.device(row).await?, revoked.map(Timestamp)));
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn rights_message_counts(&self, user: UserId) -> StoreResult<MessageCounts> {
+        let id = user.to_string();
+        let (sent, held): (i64, i64) = sqlx::query_as(
+            "SELECT \
+               (SELECT COUNT(*) FROM messages WHERE sender_id = ?1), \
+               (SELECT COUNT(*) FROM inbox WHERE user_id = ?1 AND kind = 'message')",
+        )
+        .bind(&id)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db("message counts"))?;
+        // The inbox holds the user's own sends too (one copy each).
+        let sent = to_u64(sent, "message count")?;
+        let held = to_u64(held, "message count")?;
+        Ok(MessageCounts {
+            sent,
+            received: held.saturating_sub(sent),
+        })
+    }
+
+    pub(crate) async fn rights_last_export(&self, user: UserId) -> StoreResult<Option<Timestamp>> {
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT started_at FROM data_exports WHERE user_id = ?1")
+                .bind(user.to_string())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db("last export"))?;
+        Ok(at.map(Timestamp))
+    }
+
+    pub(crate) async fn rights_record_export(
+        &self,
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO data_exports (user_id, started_at) VALUES (?1, ?2) \
+             ON CONFLICT (user_id) DO UPDATE SET started_at = excluded.started_at",
+        )
+        .bind(user.to_string())
+        .bind(at.millis())
+        .execute(&self.writer)
+        .await
+        .map_err(db("record export"))?;
+        Ok(())
+    }
+
+    fn quarantine_index(&self, name: &Username) -> String {
+        self.personal
+            .blind_index_for(QUARANTINE_INDEX, name.as_str())
+    }
+
+    pub(crate) async fn rights_username_quarantined(
+        &self,
+        name: &Username,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM username_quarantine \
+             WHERE username_bidx = ?1 AND until > ?2)",
+        )
+        .bind(self.quarantine_index(name))
+        .bind(now.millis())
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db("username quarantined"))
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub(crate) async fn rights_erase_account(
+        &self,
+        erasure: AccountErasure,
+    ) -> StoreResult<ErasureSummary> {
+        const OP: &str = "erase account";
+        let id = erasure.user.to_string();
+        let name: Option<String> = sqlx::query_scalar("SELECT username FROM users WHERE id = ?1")
+            .bind(&id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db(OP))?;
+        let Some(name) = name else {
+            return Err(StoreError::NotFound("no such user".into()));
+        };
+        let name = Username::parse(&name)
+            .map_err(|_| StoreError::Backend("stored username is invalid".into()))?;
+        // First, and before any row goes: from this moment every sealed
+        // value of the user is unreadable, in this file and every copy.
+        self.personal.shred(erasure.user).await?;
+
+        let mut summary = ErasureSummary::default();
+        let mut tx = self.begin_write(OP).await?;
+        let devices: Vec<String> = sqlx::query_scalar("SELECT id FROM devices WHERE user_id = ?1")
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        summary.devices = devices
+            .iter()
+            .map(|d| parse_stored::<DeviceId>(d, "device id"))
+            .collect::<StoreResult<_>>()?;
+
+        let owned: Vec<String> = sqlx::query_scalar(
+            "SELECT group_id FROM group_members WHERE user_id = ?1 AND role = 'owner'",
+        )
+        .bind(&id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        for group in owned {
+            let _: GroupId = parse_stored(&group, "group id")?;
+            let heir: Option<String> = match erasure.owned_groups {
+                OwnedGroups::Dissolve => None,
+                OwnedGroups::Transfer => sqlx::query_scalar(
+                    "SELECT user_id FROM group_members WHERE group_id = ?1 AND user_id <> ?2 \
+                     ORDER BY CASE role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, \
+                              joined_at, pos \
+                     LIMIT 1",
+                )
+                .bind(&group)
+                .bind(&id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db(OP))?,
+            };
+            match heir {
+                Some(heir) => {
+                    sqlx::query(
+                        "UPDATE group_members SET role = 'owner' \
+                         WHERE group_id = ?1 AND user_id = ?2",
+                    )
+                    .bind(&group)
+                    .bind(heir)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(OP))?;
+                    summary.groups_transferred += 1;
+                }
+                None => {
+                    sqlx::query("DELETE FROM groups WHERE id = ?1")
+                        .bind(&group)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db(OP))?;
+                    summary.groups_dissolved += 1;
+                }
+            }
+        }
+        let deleted = |sql: &'static str| sqlx::query(sql).bind(id.clone());
+        summary.memberships = deleted("DELETE FROM group_members WHERE user_id = ?1")
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?
+            .rows_affected();
+        summary.inbox_entries = deleted("DELETE FROM inbox WHERE user_id = ?1")
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?
+            .rows_affected();
+        summary.corrections = deleted("DELETE FROM profile_corrections WHERE user_id = ?1")
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?
+            .rows_affected();
+        // Tombstones: recipients keep the event, without sender or content
+        // (already unreadable since the shred; now gone from the rows too).
+        summary.messages_tombstoned = deleted(
+            "UPDATE messages SET sender_id = NULL, text = NULL, payload = NULL, \
+             idempotency_key = NULL WHERE sender_id = ?1",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?
+        .rows_affected();
+        sqlx::query(
+            "INSERT INTO username_quarantine (username_bidx, until) VALUES (?1, ?2) \
+             ON CONFLICT (username_bidx) DO UPDATE SET until = MAX(until, excluded.until)",
+        )
+        .bind(self.quarantine_index(&name))
+        .bind(erasure.quarantine_until.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        // The rest (devices, receipts, inbox head, exports) by ON DELETE
+        // CASCADE; phone, email, display name and their indexes with the row.
+        deleted("DELETE FROM users WHERE id = ?1")
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        tx.commit().await.map_err(db(OP))?;
+        // secure_delete zeroed the pages; move them out of the WAL too.
+        self.checkpoint("erase account").await;
+        Ok(summary)
+    }
+}

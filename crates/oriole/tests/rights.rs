@@ -1,0 +1,495 @@
+//! The user's rights over their data, black-box through the CLI and the
+//! SDK: correct (`me update`), see (`me show`), export (`me export`) and
+//! delete (`me delete`, `verify-receipt`).
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use common::{device, user, Cli, TestServer, PASSWORD};
+use oriole_proto::{CreateGroup, EventKind, LoginRequest, UpdateProfile};
+
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+fn section<'a>(sections: &'a [serde_json::Value], id: &str) -> &'a serde_json::Value {
+    &sections
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no section {id}"))["data"]
+}
+
+#[tokio::test]
+async fn correcting_the_profile_is_validated_unique_and_has_a_history() {
+    let server = TestServer::start().await;
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let alice = Cli::new(dir.path(), "alice", &server.url);
+    let bob = Cli::new(dir.path(), "bob", &server.url);
+    alice.ok(&["register", "alice"]).await;
+    bob.ok(&["register", "bob", "--phone", "+14155550111"])
+        .await;
+
+    let out = alice
+        .ok(&[
+            "me",
+            "update",
+            "--display-name",
+            "Alice Liddell",
+            "--phone",
+            "+1 415 555 0100",
+            "--email",
+            "Alice@Example.org",
+            "--json",
+        ])
+        .await;
+    let profile = &json_lines(&out)[0];
+    assert_eq!(profile["display_name"], "Alice Liddell");
+    assert_eq!(profile["phone"], "+14155550100");
+    assert_eq!(profile["email"], "Alice@example.org");
+
+    // Invalid input and someone else's phone change nothing.
+    for (args, code) in [
+        (&["me", "update", "--phone", "12345"][..], "invalid_input"),
+        (&["me", "update", "--email", "nope"][..], "invalid_input"),
+        (
+            &[
+                "me",
+                "update",
+                "--display-name",
+                "x",
+                "--phone",
+                "+14155550111",
+            ][..],
+            "conflict",
+        ),
+    ] {
+        let out = alice.run(args).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with(&format!("error: {code}: ")), "{stderr}");
+    }
+    // The email is unique in any letter case.
+    let out = bob
+        .run(&["me", "update", "--email", "alice@EXAMPLE.org"])
+        .await;
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: conflict: "));
+    assert_eq!(
+        alice.run(&["me", "update"]).await.status.code(),
+        Some(2),
+        "nothing to change is a usage error"
+    );
+
+    // An empty value removes it; the history shows every change, no values.
+    alice.ok(&["me", "update", "--email", ""]).await;
+    let sections = json_lines(&alice.ok(&["me", "show", "--json"]).await);
+    let profile = section(&sections, "profile");
+    assert_eq!(profile["display_name"], "Alice Liddell");
+    assert_eq!(profile["phone"], "+14155550100");
+    assert!(profile["email"].is_null());
+    let history: Vec<(String, String)> = section(&sections, "corrections")
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| {
+            (
+                c["field"].as_str().expect("field").to_owned(),
+                c["change"].as_str().expect("change").to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("display_name", "set"),
+        ("phone", "set"),
+        ("email", "set"),
+        ("email", "cleared"),
+    ]
+    .map(|(f, c)| (f.to_owned(), c.to_owned()));
+    assert_eq!(history, expected);
+    assert!(!serde_json::to_string(section(&sections, "corrections"))
+        .expect("json")
+        .contains("4155550100"));
+}
+
+#[tokio::test]
+async fn my_data_shows_every_inventory_item() {
+    let server = TestServer::start().await;
+    let alice = user(&server, "alice").await;
+    let bob = user(&server, "bob").await;
+    alice.send_text("bob", "hello").await.expect("send");
+    bob.send_text("alice", "hi back").await.expect("send");
+    alice
+        .create_group(CreateGroup {
+            name: "friends".into(),
+            members: vec!["bob".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("group");
+    let mut second = device(&server, "alice").await;
+    second.logout().await.expect("logout");
+
+    let data = alice.my_data().await.expect("my data");
+    let shown: HashSet<&str> = data
+        .sections
+        .iter()
+        .flat_map(|s| s.items.iter().map(String::as_str))
+        .collect();
+    let inventory = alice.privacy_inventory().await.expect("inventory");
+    for item in &inventory {
+        assert!(
+            shown.contains(item.id.as_str()) || item.id.starts_with("deleted_account."),
+            "inventory item {} is missing from GET /v1/me/data",
+            item.id
+        );
+    }
+    let by_id: BTreeMap<&str, &serde_json::Value> = data
+        .sections
+        .iter()
+        .map(|s| (s.id.as_str(), &s.data))
+        .collect();
+    assert_eq!(by_id["messages"]["sent"], 1);
+    assert_eq!(by_id["messages"]["received"], 1);
+    assert_eq!(by_id["groups"][0]["name"], "friends");
+    assert_eq!(by_id["groups"][0]["role"], "owner");
+    // A logged-out device is still shown: it is still held.
+    let devices = by_id["devices"].as_array().expect("devices");
+    assert_eq!(devices.len(), 2);
+    assert!(devices.iter().any(|d| !d["revoked_at"].is_null()));
+    assert!(devices.iter().all(|d| d["ip"] == "127.0.0.1"));
+}
+
+/// A tiny tar reader: (path, contents) of every entry.
+fn untar(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 512 <= bytes.len() {
+        let header = &bytes[at..at + 512];
+        if header.iter().all(|&b| b == 0) {
+            break;
+        }
+        let name = String::from_utf8_lossy(&header[..100])
+            .trim_end_matches('\0')
+            .to_owned();
+        let size_text = String::from_utf8_lossy(&header[124..135]).to_string();
+        let size = usize::from_str_radix(size_text.trim_end_matches('\0'), 8).expect("size");
+        let start = at + 512;
+        out.push((name, bytes[start..start + size].to_vec()));
+        at = start + size.div_ceil(512) * 512;
+    }
+    out
+}
+
+#[tokio::test]
+async fn export_is_a_documented_tar_and_is_rate_limited() {
+    let server = TestServer::start().await;
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let alice = Cli::new(dir.path(), "alice", &server.url);
+    alice
+        .ok(&["register", "alice", "--email", "alice@example.org"])
+        .await;
+    let bob = user(&server, "bob").await;
+    alice.ok(&["send", "bob", "first from alice"]).await;
+    bob.send_text("alice", "reply from bob")
+        .await
+        .expect("send");
+    for i in 0..1200 {
+        bob.send_text("alice", &format!("bulk {i}"))
+            .await
+            .expect("send");
+    }
+
+    let file = dir.path().join("alice.tar");
+    let out = alice
+        .ok(&[
+            "me",
+            "export",
+            "-o",
+            file.to_str().expect("utf-8"),
+            "--json",
+        ])
+        .await;
+    assert_eq!(
+        json_lines(&out)[0]["bytes"],
+        std::fs::metadata(&file).expect("file").len()
+    );
+    let entries = untar(&std::fs::read(&file).expect("read"));
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in [
+        "README.md",
+        "manifest.json",
+        "profile.json",
+        "devices.json",
+        "groups.json",
+        "messages/part-000001.jsonl",
+        "messages/part-000002.jsonl",
+    ] {
+        assert!(names.contains(&expected), "{expected} missing: {names:?}");
+    }
+    let get = |name: &str| &entries.iter().find(|(n, _)| n == name).expect(name).1;
+    let readme = String::from_utf8_lossy(get("README.md"));
+    assert!(readme.contains("messages/part-000001.jsonl"));
+    let manifest: serde_json::Value = serde_json::from_slice(get("manifest.json")).expect("json");
+    assert_eq!(manifest["format"], "oriole-export-v1");
+    let profile: serde_json::Value = serde_json::from_slice(get("profile.json")).expect("json");
+    assert_eq!(profile["email"], "alice@example.org");
+    let mut texts = Vec::new();
+    for (name, bytes) in &entries {
+        if name.starts_with("messages/") {
+            for line in String::from_utf8_lossy(bytes).lines() {
+                let event: oriole_proto::InboxEvent = serde_json::from_str(line).expect("event");
+                if event.kind == EventKind::Message {
+                    texts.push(event.text.unwrap_or_default());
+                }
+            }
+        }
+    }
+    assert_eq!(texts.len(), 1202);
+    assert_eq!(texts[0], "first from alice");
+    assert_eq!(texts[1], "reply from bob");
+    assert_eq!(texts[1201], "bulk 1199");
+
+    // Again at once: refused, saying when, and nothing is written.
+    let again = dir.path().join("again.tar");
+    let out = alice
+        .run(&["me", "export", "-o", again.to_str().expect("utf-8")])
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: rate_limited: "), "{stderr}");
+    assert!(stderr.contains("next export is allowed in"), "{stderr}");
+    assert!(!again.exists());
+    assert!(!again.with_extension("part").exists());
+}
+
+#[tokio::test]
+async fn deleting_the_account_closes_sockets_leaves_tombstones_and_signs_a_receipt() {
+    let server = TestServer::start().await;
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let cli = Cli::new(dir.path(), "alice", &server.url);
+    cli.ok(&["register", "alice", "--phone", "+14155550100"])
+        .await;
+    let bob = user(&server, "bob").await;
+    let carol = user(&server, "carol").await;
+    // Two more devices, both connected.
+    let phone = device(&server, "alice").await;
+    let laptop = device(&server, "alice").await;
+    let mut phone_conn = phone.connect(0).await.expect("connect");
+    let mut laptop_conn = laptop.connect(0).await.expect("connect");
+    let sent = phone.send_text("bob", "remember me").await.expect("send");
+    let group = phone
+        .create_group(CreateGroup {
+            name: "club".into(),
+            members: vec!["bob".into(), "carol".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("group");
+    phone
+        .send_group_text(&group.group_id, "group hello")
+        .await
+        .expect("send");
+
+    // A wrong password deletes nothing.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_oriole"))
+        .args(["me", "delete"])
+        .env("ORIOLE_PROFILE", &cli.profile)
+        .env("ORIOLE_PASSWORD", "wrong password!")
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: unauthorized: "));
+    phone.me().await.expect("still there");
+
+    let receipt_file = dir.path().join("receipt.json");
+    let receipt_path = receipt_file.to_str().expect("utf-8");
+    cli.ok(&["me", "delete", "--receipt", receipt_path]).await;
+
+    for conn in [&mut phone_conn, &mut laptop_conn] {
+        loop {
+            match conn.next_event().await {
+                Some(Ok(_)) => continue,
+                Some(Err(oriole_client::ClientError::Closed { code, .. })) => {
+                    assert_eq!(code, 4001);
+                    break;
+                }
+                other => panic!("expected close 4001, got {other:?}"),
+            }
+        }
+    }
+    assert_eq!(phone.me().await.expect_err("gone").code(), "unauthorized");
+    let mut again = server.client();
+    let err = again
+        .login(LoginRequest {
+            username: "alice".into(),
+            password: PASSWORD.into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("cannot log in");
+    assert_eq!(err.code(), "unauthorized");
+    // The name is quarantined.
+    let out = Cli::new(dir.path(), "mallory", &server.url)
+        .run(&["register", "alice"])
+        .await;
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: conflict: "));
+
+    // Recipients see tombstones; the group passed to the next member.
+    let inbox = bob.sync_all(0).await.expect("sync");
+    let tombstone = inbox
+        .iter()
+        .find(|e| e.id == sent.message_id)
+        .expect("still in bob's inbox");
+    assert!(tombstone.from.is_none() && tombstone.text.is_none());
+    assert!(inbox
+        .iter()
+        .filter(|e| e.kind == EventKind::Message)
+        .all(|e| e.text.is_none()));
+    let members = carol.group_members(&group.group_id).await.expect("members");
+    let roles: Vec<(String, String)> = members
+        .iter()
+        .map(|m| (m.username.clone(), format!("{:?}", m.role)))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("bob".to_owned(), "Owner".to_owned()),
+            ("carol".to_owned(), "Member".to_owned())
+        ]
+    );
+
+    // The receipt verifies against the published key, and against the
+    // key file; any change breaks it.
+    let receipt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&receipt_file).expect("read")).expect("json");
+    assert_eq!(receipt["receipt"]["username"], "alice");
+    assert!(receipt["receipt"]["kept"]
+        .as_array()
+        .expect("kept")
+        .iter()
+        .all(|k| !k["basis"].as_str().unwrap_or_default().is_empty()));
+    let verifier = Cli::new(dir.path(), "verifier", &server.url);
+    let out = verifier.ok(&["verify-receipt", receipt_path]).await;
+    assert!(out.starts_with("valid: "), "{out}");
+    let keys = dir.path().join("keys");
+    verifier
+        .ok(&["public-keys", "-o", keys.to_str().expect("utf-8")])
+        .await;
+    let key_file = keys.join("receipt.pub");
+    verifier
+        .ok(&[
+            "verify-receipt",
+            receipt_path,
+            "--public-key",
+            key_file.to_str().expect("utf-8"),
+        ])
+        .await;
+    let mut tampered = receipt.clone();
+    tampered["receipt"]["completed_at"] = serde_json::json!(0);
+    let tampered_file = dir.path().join("tampered.json");
+    std::fs::write(&tampered_file, tampered.to_string()).expect("write");
+    let out = verifier
+        .run(&["verify-receipt", tampered_file.to_str().expect("utf-8")])
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: invalid_receipt: "));
+    // The audit key does not sign receipts.
+    let out = verifier
+        .run(&[
+            "verify-receipt",
+            receipt_path,
+            "--public-key",
+            keys.join("audit.pub").to_str().expect("utf-8"),
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+}
+
+fn copy_dir(from: &Path, to: &Path, skip: &str) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        if name == skip {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(&name), skip);
+        } else {
+            std::fs::copy(&path, to.join(&name)).expect("copy");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_backup_from_before_the_deletion_reveals_nothing_with_the_current_keys() {
+    let mut server = TestServer::start().await;
+    let mut alice = server.client();
+    alice
+        .register(oriole_proto::RegisterRequest {
+            username: "alice".into(),
+            password: PASSWORD.into(),
+            phone: Some("+14155550100".into()),
+            email: Some("alice@example.org".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("register");
+    alice
+        .update_profile(&UpdateProfile {
+            display_name: Some("Alice Liddell".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("update");
+    let bob = user(&server, "bob").await;
+    alice.send_text("bob", "secret canary").await.expect("send");
+    let bob_token = bob.token().expect("token").to_owned();
+
+    server.stop().await;
+    let backup = tempfile::TempDir::new().expect("backup dir");
+    copy_dir(server.data.path(), backup.path(), "keys");
+    server.restart().await;
+    let alice_token = alice.token().expect("token").to_owned();
+    let alice = server.client().with_token(alice_token.clone());
+    alice.delete_account(PASSWORD).await.expect("delete");
+    server.stop().await;
+
+    // Restore the old data next to the current keys.
+    for entry in std::fs::read_dir(server.data.path()).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n != "keys") {
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).expect("rm");
+            } else {
+                std::fs::remove_file(&path).expect("rm");
+            }
+        }
+    }
+    copy_dir(backup.path(), server.data.path(), "keys");
+    server.restart().await;
+
+    // The old rows are back (even alice's session), but nothing in them
+    // opens.
+    let alice = server.client().with_token(alice_token);
+    let me = alice
+        .me()
+        .await
+        .expect("the restored session still resolves");
+    assert_eq!(
+        (me.phone, me.email, me.display_name),
+        (None, None, None),
+        "phone, email and display name are unreadable"
+    );
+    let bob = server.client().with_token(bob_token);
+    let inbox = bob.sync_all(0).await.expect("sync");
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].text, None, "the message content is unreadable");
+    server.stop().await;
+}
