@@ -75,6 +75,9 @@ pub struct Settings {
     pub kek_env: Option<String>,
     /// Users' data keys kept unwrapped in memory (least recently used go).
     pub key_cache_capacity: usize,
+    /// UNSAFE, for benchmarks only: store personal data in plaintext (no
+    /// encryption at rest, no crypto-shredding). Never in production.
+    pub unsafe_disable_encryption_at_rest: bool,
 }
 
 /// Failed-login limits: per account and per client IP, in one fixed window.
@@ -135,6 +138,7 @@ impl Default for Settings {
             kek_command: None,
             kek_env: None,
             key_cache_capacity: 10_000,
+            unsafe_disable_encryption_at_rest: false,
         }
     }
 }

@@ -11,12 +11,14 @@ use oriole_server::{
 };
 use std::sync::Arc;
 
-use oriole_core::{KeyVault, KeyVaultConfig};
+use oriole_core::{ClearVault, FieldVault, KeyVault, KeyVaultConfig};
 use oriole_store_sqlite::{
     load_kek, lock_keys_dir, KekSource, SqliteKeyStore, SqliteOptions, SqliteStore, Synchronous,
     DEFAULT_KEK_ENV,
 };
 use tokio::signal::unix::{signal, SignalKind};
+
+mod at_rest;
 
 /// `oriole serve [--data DIR] [--listen ADDR] [--config FILE]
 /// [--tls-cert FILE --tls-key FILE | --self-signed] [--insecure-plaintext]`.
@@ -112,23 +114,36 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let key_store = SqliteKeyStore::open(&keys_dir)
         .await
         .context("cannot open the key store")?;
-    let vault = KeyVault::open(
-        kek,
-        key_store.clone(),
-        KeyVaultConfig {
-            cache_capacity: settings.key_cache_capacity,
-        },
-    )
-    .await
-    .context("cannot open the key vault")?;
+    let database = settings.data_dir.join("oriole.db");
+    let plaintext = settings.unsafe_disable_encryption_at_rest;
+    at_rest::check_mode(&settings.data_dir, &database, plaintext)?;
+    let vault: Arc<dyn FieldVault> = if plaintext {
+        tracing::warn!(
+            "UNSAFE: unsafe_disable_encryption_at_rest is set: personal data is stored in \
+             plaintext and accounts cannot be crypto-shredded; for benchmarks only"
+        );
+        Arc::new(ClearVault)
+    } else {
+        Arc::new(
+            KeyVault::open(
+                kek,
+                key_store.clone(),
+                KeyVaultConfig {
+                    cache_capacity: settings.key_cache_capacity,
+                },
+            )
+            .await
+            .context("cannot open the key vault")?,
+        )
+    };
     let store = SqliteStore::open(
-        &settings.data_dir.join("oriole.db"),
+        &database,
         SqliteOptions {
             synchronous: match settings.sqlite.synchronous {
                 SqliteSynchronous::Full => Synchronous::Full,
                 SqliteSynchronous::Normal => Synchronous::Normal,
             },
-            vault: Arc::new(vault),
+            vault,
             ..SqliteOptions::default()
         },
     )
