@@ -50,6 +50,7 @@ mod consent;
 mod error;
 mod rights;
 mod staff;
+mod sharing;
 pub mod webhook;
 
 pub use client::{new_idempotency_key, Client, ClientBuilder};

@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod gateway;
 pub mod hub;
 mod middleware;
 pub mod openapi;
@@ -107,6 +108,7 @@ async fn launch<S: Store>(
     let state = app_state(settings, store);
     let sessions = state.sessions.clone();
     retention::spawn_job(state.clone(), sessions.shutdown.clone());
+    gateway::spawn_worker(state.clone(), sessions.shutdown.clone());
     let app = routes::router(state);
 
     let stop_sessions = sessions.shutdown.clone();

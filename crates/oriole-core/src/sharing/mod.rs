@@ -24,14 +24,15 @@ use crate::domain::UserId;
 
 /// The reserved key-store owner under which the gateway seals what belongs
 /// to no user: recipients' signing secrets and pseudonym keys, and queued
-/// erasure requests. A UUID of version 8 (custom) from SHA-256, so it is
-/// never a user's id (UUIDv7), the blind-index root (nil) or a signing
-/// key's owner (another hash).
+/// erasure requests. It owns an ordinary data key (wrapped by the KEK,
+/// re-wrapped by `rotate-kek`). A UUID shaped as version 4 from SHA-256, so
+/// it is never a user's id (UUIDv7), the blind-index root (nil) or a
+/// signing key's owner (version 8, which may hold no data).
 pub fn gateway_key_owner() -> UserId {
     let digest = Sha256::digest(b"oriole sharing gateway key v1");
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     UserId(Uuid::from_bytes(bytes))
 }
@@ -53,6 +54,7 @@ mod tests {
 
     #[test]
     fn the_gateway_owner_is_no_user() {
-        assert_eq!(gateway_key_owner().0.get_version_num(), 8);
+        assert_eq!(gateway_key_owner().0.get_version_num(), 4);
+        assert!(!crate::signing::is_reserved_owner(gateway_key_owner()));
     }
 }

@@ -9,6 +9,7 @@ pub mod me;
 pub mod messages;
 pub mod meta;
 pub mod privacy;
+pub mod sharing;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -66,6 +67,23 @@ pub fn router<S: Store>(state: SharedState<S>) -> Router {
         .route("/v1/health", get(meta::health))
         .route("/v1/openapi.json", get(meta::openapi))
         .route("/v1/privacy/inventory", get(privacy::inventory))
+        .route(
+            "/v1/privacy/third-parties",
+            get(sharing::third_parties::<S>),
+        )
+        .route("/v1/me/sharing", get(sharing::my_sharing::<S>))
+        .route(
+            "/v1/me/sharing/{recipient}",
+            post(sharing::grant::<S>).delete(sharing::revoke::<S>),
+        )
+        .route(
+            "/v1/admin/third-parties",
+            post(sharing::register::<S>).get(sharing::admin_list::<S>),
+        )
+        .route(
+            "/v1/third-parties/{recipient}/callback",
+            post(sharing::callback::<S>),
+        )
         .route("/v1/privacy/policy", get(consent::policy::<S>))
         .route(
             "/v1/me/consents",

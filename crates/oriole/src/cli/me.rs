@@ -45,6 +45,8 @@ pub enum MeCommand {
         #[arg(long, value_name = "FILE")]
         receipt: Option<PathBuf>,
     },
+    /// What was shared with which third party (the sharing ledger)
+    Sharing,
 }
 
 pub async fn run(ctx: &mut Ctx, command: MeCommand) -> Result<(), CliError> {
@@ -64,6 +66,7 @@ pub async fn run(ctx: &mut Ctx, command: MeCommand) -> Result<(), CliError> {
         }
         MeCommand::Export { file } => export(ctx, &file).await,
         MeCommand::Delete { receipt } => delete(ctx, receipt.as_deref()).await,
+        MeCommand::Sharing => super::sharing::ledger(ctx).await,
     }
 }
 

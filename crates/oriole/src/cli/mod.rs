@@ -10,6 +10,7 @@ mod messages;
 mod output;
 mod privacy;
 mod profile;
+pub mod sharing;
 
 use std::path::PathBuf;
 

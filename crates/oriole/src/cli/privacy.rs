@@ -45,6 +45,17 @@ pub enum PrivacyCommand {
         #[arg(value_name = "PURPOSE")]
         purpose: String,
     },
+    /// The third-party sharing list: who may receive what, why, and for
+    /// how long
+    ThirdParties,
+    /// Grant or revoke your separate consent to share with a third party
+    Share {
+        #[arg(value_enum)]
+        action: super::sharing::ShareAction,
+        /// The recipient's name, from `oriole privacy third-parties`
+        #[arg(value_name = "RECIPIENT")]
+        recipient: String,
+    },
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +76,10 @@ pub async fn run(ctx: &Ctx, command: PrivacyCommand) -> Result<(), CliError> {
         PrivacyCommand::Consents => consent::consents(ctx).await,
         PrivacyCommand::Consent { action, purpose } => {
             consent::set(ctx, action == ConsentAction::Grant, &purpose).await
+        }
+        PrivacyCommand::ThirdParties => super::sharing::third_parties(ctx).await,
+        PrivacyCommand::Share { action, recipient } => {
+            super::sharing::share(ctx, action, &recipient).await
         }
     }
 }

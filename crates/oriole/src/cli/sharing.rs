@@ -1,0 +1,199 @@
+//! Third-party sharing from the command line: `oriole privacy third-parties`,
+//! `oriole privacy share grant|revoke RECIPIENT`, `oriole me sharing`, and
+//! the privacy officer's `oriole admin third-party add|list`.
+
+use clap::{Subcommand, ValueEnum};
+use oriole_proto::{RecipientInfo, RegisterRecipient};
+
+use super::error::CliError;
+use super::output::{clean, format_time};
+use super::Ctx;
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareAction {
+    Grant,
+    Revoke,
+}
+
+/// `oriole admin third-party ...`
+#[derive(Subcommand, Debug)]
+pub enum ThirdPartyCommand {
+    /// Register a recipient; prints its webhook signing secret once
+    Add {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Webhook URL (https, or http to a loopback address)
+        #[arg(long, value_name = "URL")]
+        url: String,
+        #[arg(long, value_name = "TEXT")]
+        purpose: String,
+        /// Inventory items it may receive, comma-separated: message.text,
+        /// message.payload, message.metadata, account.username
+        #[arg(long, value_name = "C1,C2")]
+        categories: String,
+        /// The bot account (username) the recipient answers for
+        #[arg(long, value_name = "BOT_USER")]
+        bot: Option<String>,
+        /// How to reach the recipient [default: the webhook's host]
+        #[arg(long, value_name = "TEXT")]
+        contact: Option<String>,
+        #[arg(
+            long,
+            value_name = "TEXT",
+            default_value = "consent (PIPL Art. 23, GDPR Art. 6(1)(a))"
+        )]
+        legal_basis: String,
+        /// How long the recipient keeps what it receives
+        #[arg(
+            long,
+            value_name = "TEXT",
+            default_value = "until the user revokes consent or deletes the account"
+        )]
+        retention: String,
+    },
+    /// The registry
+    List,
+}
+
+fn recipient_line(r: &RecipientInfo) -> String {
+    let bot = r
+        .bot
+        .as_deref()
+        .map(|b| format!(", bot @{}", clean(b)))
+        .unwrap_or_default();
+    format!(
+        "{}: {} [{}] (legal basis: {}; kept: {}; contact: {}{bot})",
+        clean(&r.name),
+        clean(&r.purpose),
+        r.categories.join(", "),
+        clean(&r.legal_basis),
+        clean(&r.retention),
+        clean(&r.contact),
+    )
+}
+
+/// `oriole privacy third-parties` (no login needed).
+pub async fn third_parties(ctx: &Ctx) -> Result<(), CliError> {
+    let list = ctx.anonymous()?.third_parties().await?;
+    if list.recipients.is_empty() {
+        ctx.out.note("no third parties are registered")?;
+    }
+    for r in &list.recipients {
+        ctx.out.emit(r, || recipient_line(r))?;
+    }
+    Ok(())
+}
+
+/// `oriole privacy share grant|revoke RECIPIENT`.
+pub async fn share(ctx: &Ctx, action: ShareAction, recipient: &str) -> Result<(), CliError> {
+    let client = ctx.client()?;
+    let status = match action {
+        ShareAction::Grant => client.grant_sharing(recipient).await?,
+        ShareAction::Revoke => client.revoke_sharing(recipient).await?,
+    };
+    ctx.out.emit(&status, || {
+        if status.granted {
+            format!("sharing with {} granted", clean(&status.recipient))
+        } else {
+            format!(
+                "sharing with {} revoked; {} queued deliveries dropped; erasure requested",
+                clean(&status.recipient),
+                status.dropped
+            )
+        }
+    })
+}
+
+/// `oriole me sharing`: one line per delivery, newest first.
+pub async fn ledger(ctx: &Ctx) -> Result<(), CliError> {
+    let mine = ctx.client()?.my_sharing().await?;
+    for g in &mine.grants {
+        ctx.out.note(&format!(
+            "consent in force: {} (since {})",
+            clean(&g.recipient),
+            format_time(g.granted_at)
+        ))?;
+    }
+    if mine.ledger.is_empty() {
+        ctx.out.note("nothing was shared with third parties")?;
+    }
+    for e in &mine.ledger {
+        ctx.out.emit(e, || {
+            format!(
+                "{} {}: {} [{}] (delivery {})",
+                format_time(e.delivered_at),
+                clean(&e.recipient),
+                e.kind,
+                e.categories.join(", "),
+                e.id
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// `oriole admin third-party add|list` (operator session).
+pub async fn admin(ctx: &Ctx, command: ThirdPartyCommand) -> Result<(), CliError> {
+    let client = ctx.operator()?;
+    match command {
+        ThirdPartyCommand::Add {
+            name,
+            url,
+            purpose,
+            categories,
+            bot,
+            contact,
+            legal_basis,
+            retention,
+        } => {
+            let contact = match contact {
+                Some(c) => c,
+                None => url
+                    .split("://")
+                    .nth(1)
+                    .and_then(|rest| rest.split(['/', ':', '?']).next())
+                    .filter(|host| !host.is_empty())
+                    .unwrap_or(&url)
+                    .to_owned(),
+            };
+            let registered = client
+                .register_recipient(&RegisterRecipient {
+                    name,
+                    contact,
+                    purpose,
+                    categories: categories
+                        .split(',')
+                        .map(|c| c.trim().to_owned())
+                        .filter(|c| !c.is_empty())
+                        .collect(),
+                    legal_basis,
+                    retention,
+                    url,
+                    bot,
+                })
+                .await?;
+            if ctx.out.is_json() {
+                return ctx.out.emit(&registered, String::new);
+            }
+            ctx.out.note(&format!(
+                "registered {}",
+                recipient_line(&registered.recipient)
+            ))?;
+            ctx.out.note(&format!("webhook URL: {}", registered.url))?;
+            ctx.out.note(&format!(
+                "signing secret (shown once; give it to the recipient): {}",
+                registered.signing_secret
+            ))
+        }
+        ThirdPartyCommand::List => {
+            let list = client.admin_third_parties().await?;
+            if list.recipients.is_empty() {
+                ctx.out.note("no third parties are registered")?;
+            }
+            for r in &list.recipients {
+                ctx.out.emit(r, || recipient_line(r))?;
+            }
+            Ok(())
+        }
+    }
+}
