@@ -13,6 +13,7 @@ pub mod ports;
 pub mod privacy_store;
 pub mod retention;
 pub mod rights;
+pub mod send_order;
 pub mod service;
 pub mod sharing;
 pub mod signing;

@@ -88,6 +88,8 @@ impl Appender {
             .send(Job { append, reply })
             .await
             .map_err(|_| closed())?;
+        // Appends queued after this one commit after it.
+        oriole_core::send_order::mark_queued();
         answer.await.map_err(|_| closed())?
     }
 }

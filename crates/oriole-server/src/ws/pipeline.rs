@@ -1,8 +1,11 @@
 //! Sends in flight on one connection. A session does not wait for one
 //! `send` to commit before reading the next frame: up to [`MAX_IN_FLIGHT`]
-//! run at once (so they can share a group commit), and their answers go out
-//! in the order the frames came in. When the window is full the session
-//! stops reading, and TCP pushes back on the client.
+//! wait for their commits at once (so they can share a group commit), and
+//! their answers go out in the order the frames came in. Each send starts
+//! only once the one before has its place in the store's write queue, so a
+//! connection's messages also commit, and reach their recipients, in frame
+//! order. When the window is full the session stops reading, and TCP pushes
+//! back on the client.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -10,7 +13,9 @@ use std::pin::Pin;
 
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
+use oriole_core::send_order::signal_when_queued;
 use oriole_proto::ServerFrame;
+use tokio::sync::oneshot;
 
 /// Sends one connection may have in flight.
 pub(super) const MAX_IN_FLIGHT: usize = 64;
@@ -27,6 +32,8 @@ pub(super) struct Pipeline {
     next_frame: u64,
     /// The number of the next answer to send.
     next_answer: u64,
+    /// Fires when the last send pushed has its place in the write queue.
+    last_queued: Option<oneshot::Receiver<()>>,
 }
 
 impl Pipeline {
@@ -39,6 +46,23 @@ impl Pipeline {
         self.next_frame += 1;
         self.running
             .push(Box::pin(async move { (n, answer.await) }));
+    }
+
+    /// Run the `send` answered by `answer` after the sends pushed before it
+    /// are queued in the store, as the answer to the next frame.
+    pub(super) fn push_send<F>(&mut self, answer: F)
+    where
+        F: Future<Output = ServerFrame> + Send + 'static,
+    {
+        let (queued, turn) = oneshot::channel();
+        let previous = self.last_queued.replace(turn);
+        self.push(async move {
+            if let Some(previous) = previous {
+                // An error means the previous send ended without queuing.
+                let _ = previous.await;
+            }
+            signal_when_queued(queued, answer).await
+        });
     }
 
     /// Whether every answer has been handed out.
@@ -74,7 +98,7 @@ impl Pipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::sync::oneshot;
+    use std::sync::{Arc, Mutex};
 
     fn pong(n: u32) -> ServerFrame {
         ServerFrame::Pong {
@@ -110,6 +134,37 @@ mod tests {
         let due: Vec<_> = due.iter().map(reference).collect();
         assert_eq!(due, [Some("0"), Some("1")]);
         assert!(pipeline.is_idle());
+    }
+
+    #[tokio::test]
+    async fn a_send_starts_only_once_the_one_before_is_queued() {
+        let mut pipeline = Pipeline::default();
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let (let_first_queue, first_may_queue) = oneshot::channel::<()>();
+        let log = started.clone();
+        pipeline.push_send(async move {
+            log.lock().expect("log").push(0);
+            let _ = first_may_queue.await;
+            oriole_core::send_order::mark_queued();
+            // Its commit never comes.
+            std::future::pending::<()>().await;
+            pong(0)
+        });
+        let log = started.clone();
+        pipeline.push_send(async move {
+            log.lock().expect("log").push(1);
+            pong(1)
+        });
+        tokio::select! {
+            biased;
+            _ = pipeline.finished() => panic!("nothing can finish yet"),
+            () = tokio::task::yield_now() => {}
+        }
+        assert_eq!(*started.lock().expect("log"), [0], "the second waits");
+        let_first_queue.send(()).expect("first waits");
+        let (n, _) = pipeline.finished().await;
+        assert_eq!(n, 1, "the second ran while the first waits for its commit");
+        assert_eq!(*started.lock().expect("log"), [0, 1]);
     }
 
     #[tokio::test]

@@ -197,7 +197,7 @@ impl<S: Store> Session<S> {
                 Ok(ClientFrame::Send { reference, message }) => {
                     let state = self.state.clone();
                     let caller = self.caller.clone();
-                    self.pipeline.push(async move {
+                    self.pipeline.push_send(async move {
                         answer_send(&state, &caller, reference, message).await
                     });
                     Ok(())

@@ -1,0 +1,69 @@
+//! Sends pipelined on one WebSocket: frames written back to back, without
+//! waiting for answers, are all acked in frame order, commit in frame order
+//! (increasing seqs), reach the recipient in that order exactly once, and
+//! a frame after them is answered after their acks.
+
+mod common;
+
+use common::{next_event, next_json, TestApp};
+use futures_util::SinkExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+/// More than one connection may have in flight, so the window fills.
+const SENDS: usize = 150;
+
+#[tokio::test]
+async fn back_to_back_sends_are_acked_and_delivered_in_frame_order() {
+    let app = TestApp::start().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let (mut a, _) = app.ws(&alice.token).await;
+    let (mut b, _) = app.ws(&bob.token).await;
+
+    for i in 0..SENDS {
+        let frame = json!({"type":"send","ref":format!("r{i}"),"to":"bob","text":format!("m{i}")});
+        a.feed(Message::text(frame.to_string()))
+            .await
+            .expect("feed");
+    }
+    // Refused (no such user) in the middle of the stream: answered in place.
+    let bad = json!({"type":"send","ref":"bad","to":"nobody","text":"x"});
+    a.feed(Message::text(bad.to_string())).await.expect("feed");
+    let ping = json!({"type":"ping","ref":"after"});
+    a.feed(Message::text(ping.to_string())).await.expect("feed");
+    a.flush().await.expect("flush");
+
+    let mut last_seq = 0;
+    for i in 0..SENDS {
+        let ack = next_json(&mut a).await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        assert_eq!(ack["ref"], format!("r{i}"));
+        let seq = ack["seq"].as_u64().expect("seq");
+        assert!(
+            seq > last_seq,
+            "seq {seq} after {last_seq}: out of frame order"
+        );
+        last_seq = seq;
+    }
+    let refused = next_json(&mut a).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["ref"].as_str()),
+        (Some("error"), Some("bad")),
+        "{refused}"
+    );
+    let pong = next_json(&mut a).await;
+    assert_eq!(
+        (pong["type"].as_str(), pong["ref"].as_str()),
+        (Some("pong"), Some("after")),
+        "{pong}"
+    );
+
+    let mut texts = Vec::with_capacity(SENDS);
+    for _ in 0..SENDS {
+        let event = next_event(&mut b).await;
+        texts.push(event["text"].as_str().expect("text").to_owned());
+    }
+    let expected: Vec<String> = (0..SENDS).map(|i| format!("m{i}")).collect();
+    assert_eq!(texts, expected);
+}
