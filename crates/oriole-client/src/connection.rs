@@ -62,7 +62,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// never depends on the caller reading events.
 pub struct Connection {
     events: mpsc::UnboundedReceiver<Result<InboxEvent, ClientError>>,
-    notices: mpsc::UnboundedReceiver<PolicyNotice>,
+    /// `None` once taken with [`Connection::take_notices`].
+    notices: Option<mpsc::UnboundedReceiver<PolicyNotice>>,
     requests: mpsc::UnboundedSender<Request>,
     ended: Arc<OnceLock<ClientError>>,
     last_seq: u64,
@@ -103,7 +104,7 @@ impl Connection {
         let task = tokio::spawn(session.run(ws));
         Ok(Connection {
             events,
-            notices,
+            notices: Some(notices),
             requests,
             ended,
             last_seq: after,
@@ -134,7 +135,19 @@ impl Connection {
     /// A privacy policy notice the server pushed, if one is waiting
     /// (see [`PolicyNotice`]); never blocks.
     pub fn try_notice(&mut self) -> Option<PolicyNotice> {
-        self.notices.try_recv().ok()
+        self.notices.as_mut()?.try_recv().ok()
+    }
+
+    /// The next privacy policy notice the server pushes; `None` once the
+    /// session has ended (or the notices were taken).
+    pub async fn next_notice(&mut self) -> Option<PolicyNotice> {
+        self.notices.as_mut()?.recv().await
+    }
+
+    /// The stream of policy notices, to read beside [`Connection::next_event`]
+    /// (e.g. in one `select!`); later calls get `None`.
+    pub fn take_notices(&mut self) -> Option<mpsc::UnboundedReceiver<PolicyNotice>> {
+        self.notices.take()
     }
 
     /// Send a message over the socket and wait for its durable `ack`. Sets

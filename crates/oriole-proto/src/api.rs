@@ -252,6 +252,10 @@ pub struct UpdateGroup {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history_visible: Option<bool>,
+    /// Keep this group's messages this many days, overriding the
+    /// deployment's `retention.message_days`; `0` returns to the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_retention_days: Option<u32>,
 }
 
 /// `POST /v1/groups/{id}/members` (owner or admin; only the owner makes admins).

@@ -14,6 +14,7 @@ use oriole_crypto::PasswordCost;
 use oriole_proto::{
     AcceptPolicy, AnalyticsEvent, ConsentChannel, CreateGroup, ErrorCode, InboxEvent, LoginRequest,
     PolicyNotice, PublishPolicy, RegisterRequest, RetentionRunRequest, SendMessage, SetConsent,
+    UpdateGroup,
 };
 use oriole_store_sqlite::SqliteStore;
 
@@ -600,9 +601,16 @@ async fn retention_clears_and_deletes_by_period_in_batches_and_is_audited() {
         .await
         .expect("group");
     let group_id = group.group_id.parse().expect("group id");
+    // The group keeps its messages 3 days (owner's setting).
     w.oriole
-        .store()
-        .set_group_retention(group_id, Some(3))
+        .update_group(
+            &alice,
+            &group.group_id,
+            UpdateGroup {
+                message_retention_days: Some(3),
+                ..Default::default()
+            },
+        )
         .await
         .expect("override");
     for to in [Some("bob"), None] {

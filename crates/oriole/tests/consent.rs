@@ -45,22 +45,41 @@ async fn consent_is_granted_and_withdrawn_from_the_cli_and_checked_where_data_is
         .collect();
     assert_eq!(
         names,
-        ["service", "security", "device_diagnostics", "product_analytics"]
+        [
+            "service",
+            "security",
+            "device_diagnostics",
+            "product_analytics"
+        ]
     );
-    assert!(purposes
-        .iter()
-        .all(|p| p["granted"] == p["necessary"]), "optional purposes start off: {consents}");
+    assert!(
+        purposes.iter().all(|p| p["granted"] == p["necessary"]),
+        "optional purposes start off: {consents}"
+    );
     assert_eq!(consents["history"], Value::Array(vec![]));
 
     // Granted: collected at the next login.
     let state = json(
         &alice
-            .ok(&["privacy", "consent", "grant", "device_diagnostics", "--json"])
+            .ok(&[
+                "privacy",
+                "consent",
+                "grant",
+                "device_diagnostics",
+                "--json",
+            ])
             .await,
     );
     assert_eq!(state["granted"], true);
     alice
-        .ok(&["login", "alice", "--device-model", "Pixel 9", "--os-version", "Android 16"])
+        .ok(&[
+            "login",
+            "alice",
+            "--device-model",
+            "Pixel 9",
+            "--os-version",
+            "Android 16",
+        ])
         .await;
     let out = alice.ok(&["devices", "--json"]).await;
     assert!(out.contains("\"Pixel 9\""), "{out}");
@@ -69,9 +88,15 @@ async fn consent_is_granted_and_withdrawn_from_the_cli_and_checked_where_data_is
     let human = alice
         .ok(&["privacy", "consent", "withdraw", "device_diagnostics"])
         .await;
-    assert!(human.contains("device_diagnostics") && human.contains("not granted"), "{human}");
+    assert!(
+        human.contains("device_diagnostics") && human.contains("not granted"),
+        "{human}"
+    );
     let out = alice.ok(&["devices", "--json"]).await;
-    assert!(!out.contains("Pixel 9") && !out.contains("Android 16"), "{out}");
+    assert!(
+        !out.contains("Pixel 9") && !out.contains("Android 16"),
+        "{out}"
+    );
 
     let history = json(&alice.ok(&["privacy", "consents", "--json"]).await)["history"].clone();
     let history = history.as_array().expect("history");
@@ -80,14 +105,27 @@ async fn consent_is_granted_and_withdrawn_from_the_cli_and_checked_where_data_is
         (history[0]["granted"].clone(), history[1]["granted"].clone()),
         (Value::Bool(true), Value::Bool(false))
     );
-    assert!(history
-        .iter()
-        .all(|h| h["channel"] == "cli" && h["policy_version"] == 1 && h["purpose"] == "device_diagnostics"));
+    assert!(history.iter().all(|h| h["channel"] == "cli"
+        && h["policy_version"] == 1
+        && h["purpose"] == "device_diagnostics"));
 
     // Bad input: a clear error, nothing recorded.
-    let e = fails(&alice, &["privacy", "consent", "grant", "marketing"], "invalid_input").await;
-    assert!(e.contains("unknown purpose") && e.contains("product_analytics"), "{e}");
-    let e = fails(&alice, &["privacy", "consent", "withdraw", "service"], "invalid_input").await;
+    let e = fails(
+        &alice,
+        &["privacy", "consent", "grant", "marketing"],
+        "invalid_input",
+    )
+    .await;
+    assert!(
+        e.contains("unknown purpose") && e.contains("product_analytics"),
+        "{e}"
+    );
+    let e = fails(
+        &alice,
+        &["privacy", "consent", "withdraw", "service"],
+        "invalid_input",
+    )
+    .await;
     assert!(e.contains("necessary"), "{e}");
     let history = json(&alice.ok(&["privacy", "consents", "--json"]).await)["history"].clone();
     assert_eq!(history.as_array().map(Vec::len), Some(2));
@@ -103,15 +141,25 @@ async fn the_policy_is_public_in_two_languages_and_accepted_at_registration() {
     let text = anon.ok(&["privacy", "policy"]).await;
     assert!(text.starts_with("privacy policy version 1 (en,"), "{text}");
     assert!(text.contains("Device diagnostics"), "{text}");
-    let zh = json(&anon.ok(&["privacy", "policy", "--lang", "zh-CN", "--json"]).await);
-    assert_eq!((zh["version"].clone(), zh["lang"].clone()), (1.into(), "zh-CN".into()));
+    let zh = json(
+        &anon
+            .ok(&["privacy", "policy", "--lang", "zh-CN", "--json"])
+            .await,
+    );
+    assert_eq!(
+        (zh["version"].clone(), zh["lang"].clone()),
+        (1.into(), "zh-CN".into())
+    );
     assert!(zh["text"].as_str().is_some_and(|t| t.contains("隐私政策")));
     fails(&anon, &["privacy", "policy", "--version", "4"], "not_found").await;
 
     let bob = Cli::new(home.path(), "bob", &server.url);
     bob.ok(&["register", "bob"]).await;
     let diff = bob.ok(&["privacy", "policy", "--diff"]).await;
-    assert!(diff.contains("you accepted the current version (1)"), "{diff}");
+    assert!(
+        diff.contains("you accepted the current version (1)"),
+        "{diff}"
+    );
     bob.ok(&["privacy", "accept", "1"]).await;
     let e = fails(&bob, &["privacy", "accept", "2"], "not_found").await;
     assert!(e.contains("current version is 1"), "{e}");

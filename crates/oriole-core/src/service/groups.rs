@@ -131,6 +131,12 @@ impl<S: Store> Oriole<S> {
         self.store
             .update_group(g.id, name, req.history_visible)
             .await?;
+        if let Some(days) = req.message_retention_days {
+            // 0: back to the deployment's period.
+            self.store
+                .set_group_retention(g.id, (days > 0).then_some(days))
+                .await?;
+        }
         let g = self
             .store
             .group(g.id)

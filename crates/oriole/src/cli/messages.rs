@@ -67,6 +67,9 @@ pub async fn sync(ctx: &mut Ctx) -> Result<(), CliError> {
     loop {
         let cursor = ctx.profile.cursor;
         let page = client.sync(cursor, None).await?;
+        if let Some(notice) = &page.notice {
+            policy_notice(notice);
+        }
         for event in &page.events {
             ctx.out.emit(event, || event_line(event))?;
         }
@@ -99,6 +102,28 @@ pub async fn sync(ctx: &mut Ctx) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A privacy policy notice goes to stderr: stdout carries messages only.
+fn policy_notice(notice: &oriole_proto::PolicyNotice) {
+    eprintln!(
+        "notice: {} (read it: oriole privacy policy --diff{})",
+        clean(&notice.message),
+        if notice.material {
+            format!("; accept it: oriole privacy accept {}", notice.version)
+        } else {
+            String::new()
+        }
+    );
+}
+
+async fn next_notice(
+    notices: &mut Option<tokio::sync::mpsc::UnboundedReceiver<oriole_proto::PolicyNotice>>,
+) -> Option<oriole_proto::PolicyNotice> {
+    match notices {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// How often `listen` writes the cursor back while events stream in.
 const CURSOR_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -119,6 +144,7 @@ pub async fn listen(ctx: &mut Ctx) -> Result<(), CliError> {
     save_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut saved = ctx.profile.cursor;
 
+    let mut notices = conn.take_notices();
     let outcome: Result<(), ListenError> = loop {
         tokio::select! {
             () = &mut interrupted => break Ok(()),
@@ -134,6 +160,7 @@ pub async fn listen(ctx: &mut Ctx) -> Result<(), CliError> {
                     reason: "the connection ended".into(),
                 }.into()),
             },
+            Some(notice) = next_notice(&mut notices) => policy_notice(&notice),
             _ = save_tick.tick() => {
                 if conn.last_seq() != saved {
                     ctx.profile.cursor = conn.last_seq();
