@@ -570,3 +570,36 @@ async fn bad_registrations_and_unknown_recipients_are_refused() {
     let (c, _) = code(alice.grant_sharing("nobody").await.expect_err("unknown"));
     assert_eq!(c, "not_found");
 }
+
+#[tokio::test]
+async fn deleting_the_account_sends_every_recipient_an_erasure_request() {
+    let server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let rx = Receiver::start().await;
+    let (alice, _) = setup(&server, home.path(), &rx).await;
+    alice.grant_sharing("assistant").await.expect("grant");
+    alice
+        .send_text("helper", "remember me")
+        .await
+        .expect("send");
+    rx.wait_for("the message", |r| r.unique().len() == 1).await;
+    let pseudonym = rx.unique()[0].user.clone();
+
+    alice
+        .delete_account(common::PASSWORD)
+        .await
+        .expect("delete account");
+    rx.wait_for("the erasure request", |r| {
+        r.unique()
+            .iter()
+            .any(|b| b.kind == WebhookKind::ErasureRequest)
+    })
+    .await;
+    let erasure = rx
+        .unique()
+        .into_iter()
+        .find(|b| b.kind == WebhookKind::ErasureRequest)
+        .expect("erasure");
+    assert_eq!(erasure.user, pseudonym);
+    assert!(erasure.data.is_empty());
+}
