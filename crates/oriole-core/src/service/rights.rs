@@ -154,7 +154,7 @@ impl<S: Store> Oriole<S> {
         // Third parties first (P13): queued deliveries dropped, and every
         // recipient the user shared with is sent a signed erasure request
         // (queued under the gateway's key, so it outlives the data key).
-        self.forget_sharing(caller.user_id).await?;
+        let sharing_dropped = self.forget_sharing(caller.user_id).await?;
         let summary = self
             .store
             .erase_account(AccountErasure {
@@ -184,7 +184,7 @@ impl<S: Store> Oriole<S> {
                      copy of its encrypted data, backups included, became unreadable), then \
                      its rows were deleted"
                 .to_owned(),
-            deleted: deleted_items(&summary),
+            deleted: deleted_items(&summary, sharing_dropped),
             kept: kept_items(rights.username_quarantine_days),
             username_reusable_at: quarantine_until.0,
         };
@@ -200,7 +200,7 @@ fn deleted(item: &str, description: &str, count: Option<u64>) -> DeletedItem {
     }
 }
 
-fn deleted_items(s: &ErasureSummary) -> Vec<DeletedItem> {
+fn deleted_items(s: &ErasureSummary, sharing_dropped: u64) -> Vec<DeletedItem> {
     vec![
         deleted(
             "data_key",
@@ -248,6 +248,18 @@ fn deleted_items(s: &ErasureSummary) -> Vec<DeletedItem> {
             Some(s.groups_dissolved),
         ),
         deleted("receipt", "The delivery and read receipts you gave", None),
+        deleted(
+            "consents",
+            "Your consents and their history, policy acceptances and usage events",
+            None,
+        ),
+        deleted(
+            "sharing",
+            "Your sharing grants, consent history, ledger and queued deliveries (counted); \
+             every third party you shared with was sent a signed request to erase what it \
+             received",
+            Some(sharing_dropped),
+        ),
     ]
 }
 

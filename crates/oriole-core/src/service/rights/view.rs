@@ -100,10 +100,20 @@ const AUDIT_PAGE: u32 = 1000;
 
 /// Inventory items that are not held about a live account, and why they
 /// have no section.
-pub static NOT_PER_ACCOUNT: &[(&str, &str)] = &[(
-    "deleted_account.username_quarantine",
-    "held only after an account is deleted, as a keyed digest of its username",
-)];
+pub static NOT_PER_ACCOUNT: &[(&str, &str)] = &[
+    (
+        "deleted_account.username_quarantine",
+        "held only after an account is deleted, as a keyed digest of its username",
+    ),
+    (
+        "operator.account",
+        "about staff operator accounts, never about end users",
+    ),
+    (
+        "operator.credentials",
+        "about staff operator accounts, never about end users",
+    ),
+];
 
 /// Every inventory item some section shows.
 pub fn section_items() -> impl Iterator<Item = &'static str> {
