@@ -4,7 +4,8 @@
 //! with [`crate::webhook`].
 
 use oriole_proto::{
-    MySharing, RegisterRecipient, RegisteredRecipient, SharingConsentStatus, ThirdParties,
+    DeadLetters, MySharing, RegisterRecipient, RegisteredRecipient, SharingConsentStatus,
+    ThirdParties,
 };
 use reqwest::Method;
 
@@ -57,6 +58,12 @@ impl Client {
     /// `GET /v1/admin/third-parties` (privacy officer).
     pub async fn admin_third_parties(&self) -> Result<ThirdParties, ClientError> {
         self.call(self.request(Method::GET, &["admin", "third-parties"])?)
+            .await
+    }
+
+    /// `GET /v1/admin/third-parties/dead-letters` (privacy officer).
+    pub async fn dead_letters(&self) -> Result<DeadLetters, ClientError> {
+        self.call(self.request(Method::GET, &["admin", "third-parties", "dead-letters"])?)
             .await
     }
 }

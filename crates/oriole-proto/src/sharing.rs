@@ -104,3 +104,18 @@ pub struct MySharing {
 pub struct CallbackAccepted {
     pub message_id: String,
 }
+
+/// A webhook that failed every attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeadLetter {
+    /// The delivery's idempotency key.
+    pub id: String,
+    pub recipient: String,
+    pub attempts: u32,
+}
+
+/// `GET /v1/admin/third-parties/dead-letters`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeadLetters {
+    pub deliveries: Vec<DeadLetter>,
+}

@@ -53,7 +53,7 @@ pub fn spawn_worker<S: Store>(state: SharedState<S>, shutdown: CancellationToken
             return;
         }
     };
-    let schedule = RetrySchedule::default();
+    let schedule: RetrySchedule = state.settings.sharing.schedule();
     tokio::spawn(async move {
         loop {
             let taken = match state.oriole.due_webhooks(BATCH).await {

@@ -17,6 +17,7 @@ pub mod retention;
 pub mod routes;
 pub mod rights_settings;
 pub mod settings;
+pub mod sharing_settings;
 pub mod state;
 pub mod tls;
 pub mod ws;

@@ -51,6 +51,7 @@ use crate::ws;
         sharing::callback,
         sharing::register,
         sharing::admin_list,
+        sharing::dead_letters,
         consent::policy,
         consent::consents,
         consent::set_consent,

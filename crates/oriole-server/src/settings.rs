@@ -58,6 +58,8 @@ pub struct Settings {
     pub user_rights: crate::rights_settings::UserRightsSettings,
     /// How long personal data is kept, and how often that is enforced.
     pub retention: crate::retention::RetentionSettings,
+    /// How the sharing gateway retries failed webhooks.
+    pub sharing: crate::sharing_settings::SharingSettings,
     /// Take the client's IP address from the last entry of
     /// `X-Forwarded-For` (set this only behind a reverse proxy that sets it).
     pub trust_forwarded_for: bool,
@@ -131,6 +133,7 @@ impl Default for Settings {
             sqlite: SqliteSettings::default(),
             user_rights: crate::rights_settings::UserRightsSettings::default(),
             retention: crate::retention::RetentionSettings::default(),
+            sharing: crate::sharing_settings::SharingSettings::default(),
             trust_forwarded_for: false,
             tls_cert: None,
             tls_key: None,
@@ -240,6 +243,7 @@ impl Settings {
             ));
         }
         self.user_rights.validate()?;
+        self.sharing.validate()?;
         if self.self_signed && self.tls_cert.is_some() {
             return Err(SettingsError::Invalid(
                 "self_signed and tls_cert/tls_key exclude each other".to_owned(),

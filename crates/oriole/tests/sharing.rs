@@ -603,3 +603,55 @@ async fn deleting_the_account_sends_every_recipient_an_erasure_request() {
     assert_eq!(erasure.user, pseudonym);
     assert!(erasure.data.is_empty());
 }
+
+#[tokio::test]
+async fn a_delivery_that_keeps_failing_goes_to_the_dead_letters() {
+    let server = TestServer::start_with_env(&[
+        ("ORIOLE_SHARING__RETRY_BASE_MS", "20"),
+        ("ORIOLE_SHARING__MAX_ATTEMPTS", "3"),
+    ])
+    .await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let mut rx = Receiver::start().await;
+    let (alice, _) = setup(&server, home.path(), &rx).await;
+    alice.grant_sharing("assistant").await.expect("grant");
+    rx.down().await;
+    alice.send_text("helper", "lost").await.expect("send");
+
+    let officer = Cli::new(home.path(), "officer", &server.url);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let dead = loop {
+        let out = officer
+            .ok(&["--json", "admin", "third-party", "dead-letters"])
+            .await;
+        if !out.trim().is_empty() {
+            break out;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never dead-lettered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let dead: serde_json::Value = serde_json::from_str(dead.trim()).expect("one json line");
+    assert_eq!(dead["recipient"], "assistant");
+    assert_eq!(dead["attempts"], 3);
+    // Not delivered: nothing in the ledger, and no more attempts once the
+    // receiver is back (a later message is delivered alone).
+    assert!(alice.my_sharing().await.expect("ledger").ledger.is_empty());
+    rx.up().await;
+    alice.send_text("helper", "later").await.expect("send");
+    rx.wait_for("the later message", |r| !r.unique().is_empty())
+        .await;
+    let texts: Vec<_> = rx
+        .unique()
+        .iter()
+        .filter_map(|b| {
+            b.data
+                .get("text")
+                .and_then(|t| t.as_str())
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(texts, ["later"]);
+}

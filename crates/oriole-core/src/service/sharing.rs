@@ -8,8 +8,9 @@ use oriole_gateway::{
     minimize, sign, verify_signature, BotReply, SharedMessage, SignatureError, WebhookBody,
 };
 use oriole_proto::{
-    CallbackAccepted, ErrorCode, EventKind as InboxKind, InboxEvent, MySharing, RecipientInfo,
-    RegisterRecipient, SharingConsentStatus, SharingGrantInfo, SharingLedgerEntry, ThirdParties,
+    CallbackAccepted, DeadLetter, DeadLetters, ErrorCode, EventKind as InboxKind, InboxEvent,
+    MySharing, RecipientInfo, RegisterRecipient, SharingConsentStatus, SharingGrantInfo,
+    SharingLedgerEntry, ThirdParties,
 };
 
 use super::{Caller, Oriole};
@@ -456,6 +457,23 @@ impl<S: Store> Oriole<S> {
         }
         Ok(CallbackAccepted {
             message_id: message_id.to_string(),
+        })
+    }
+
+    /// Webhooks that failed every attempt, oldest first (for operators).
+    pub async fn dead_letters(&self) -> ServiceResult<DeadLetters> {
+        Ok(DeadLetters {
+            deliveries: self
+                .store
+                .dead_letters()
+                .await?
+                .into_iter()
+                .map(|(id, recipient, attempts)| DeadLetter {
+                    id: id.to_string(),
+                    recipient: recipient.to_string(),
+                    attempts,
+                })
+                .collect(),
         })
     }
 

@@ -9,7 +9,7 @@ use axum::Json;
 use oriole_core::Store;
 use oriole_gateway::SIGNATURE_HEADER;
 use oriole_proto::{
-    ApiError, CallbackAccepted, MySharing, RegisterRecipient, RegisteredRecipient,
+    ApiError, CallbackAccepted, DeadLetters, MySharing, RegisterRecipient, RegisteredRecipient,
     SharingConsentStatus, ThirdParties,
 };
 use serde::Deserialize;
@@ -183,4 +183,23 @@ pub async fn admin_list<S: Store>(
     _op: Staff<perm::ManageThirdParties>,
 ) -> ApiResult<Json<ThirdParties>> {
     Ok(Json(state.oriole.third_parties().await?))
+}
+
+/// `GET /v1/admin/third-parties/dead-letters`: webhooks that failed every
+/// attempt (`manage_third_parties`).
+#[utoipa::path(
+    get, path = "/v1/admin/third-parties/dead-letters", operation_id = "third_party_dead_letters",
+    tag = "staff",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The dead-letter store, oldest first", body = DeadLetters),
+        (status = 401, description = "`unauthorized`: not an operator session", body = ApiError),
+        (status = 403, description = "`forbidden`: the role lacks `manage_third_parties`", body = ApiError),
+    )
+)]
+pub async fn dead_letters<S: Store>(
+    State(state): State<SharedState<S>>,
+    _op: Staff<perm::ManageThirdParties>,
+) -> ApiResult<Json<DeadLetters>> {
+    Ok(Json(state.oriole.dead_letters().await?))
 }

@@ -53,6 +53,8 @@ pub enum ThirdPartyCommand {
     },
     /// The registry
     List,
+    /// Webhooks that failed every attempt
+    DeadLetters,
 }
 
 fn recipient_line(r: &RecipientInfo) -> String {
@@ -184,6 +186,23 @@ pub async fn admin(ctx: &Ctx, command: ThirdPartyCommand) -> Result<(), CliError
                 "signing secret (shown once; give it to the recipient): {}",
                 registered.signing_secret
             ))
+        }
+        ThirdPartyCommand::DeadLetters => {
+            let dead = client.dead_letters().await?;
+            if dead.deliveries.is_empty() {
+                ctx.out.note("no dead letters")?;
+            }
+            for d in &dead.deliveries {
+                ctx.out.emit(d, || {
+                    format!(
+                        "{} to {} ({} attempts)",
+                        d.id,
+                        clean(&d.recipient),
+                        d.attempts
+                    )
+                })?;
+            }
+            Ok(())
         }
         ThirdPartyCommand::List => {
             let list = client.admin_third_parties().await?;
