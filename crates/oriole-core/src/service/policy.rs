@@ -62,7 +62,11 @@ impl<S: Store> Oriole<S> {
                             version: PolicyVersion::FIRST,
                             lang: PolicyLang::parse(lang)?,
                             text: PolicyText::parse(text)?,
-                            material: true,
+                            // The first policy is accepted at registration;
+                            // it changes nothing, so it gates nobody (and
+                            // the gate stays a single atomic load until a
+                            // material version is published).
+                            material: false,
                             at,
                         };
                         match self.store.publish_policy_text(text).await {
