@@ -61,6 +61,12 @@ fn every_route_is_documented() {
         "/v1/me/analytics",
         "/v1/me/policy",
         "/v1/me/policy/acceptances",
+        "/v1/privacy/third-parties",
+        "/v1/me/sharing",
+        "/v1/me/sharing/{recipient}",
+        "/v1/admin/third-parties",
+        "/v1/admin/third-parties/dead-letters",
+        "/v1/third-parties/{recipient}/callback",
     ] {
         assert!(
             paths.contains(&path),
