@@ -200,12 +200,15 @@ impl Report {
                 "\n### W1 steps: {name} ({} sender/receiver pairs)\n\n",
                 w1.pairs
             ));
-            md.push_str("| offered msg/s | delivered/s | p50 ms | p99 ms | max ms | lost | dup | errors | held |\n");
-            md.push_str("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+            md.push_str("| offered msg/s | delivered/s | server CPU µs/delivery | p50 ms | p99 ms | max ms | lost | dup | errors | held |\n");
+            md.push_str("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
             for st in &w1.steps {
                 let t = &st.tally;
+                let cpu = st
+                    .server_cpu_us_per_delivery
+                    .map_or_else(|| "—".to_owned(), |c| format!("{c:.0}"));
                 md.push_str(&format!(
-                    "| {:.0} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} |\n",
+                    "| {:.0} | {:.0} | {cpu} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} |\n",
                     st.offered_rate,
                     st.delivered_per_sec,
                     t.latency.p50_ms,

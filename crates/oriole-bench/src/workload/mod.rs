@@ -104,6 +104,12 @@ pub struct StepResult {
     pub delivered_per_sec: f64,
     pub held: bool,
     pub tally: Tally,
+    /// CPU time the server process used per unique delivery during the step
+    /// (user + system, from `/proc`, 10 ms ticks). Unlike latency it barely
+    /// moves with other load on a shared machine: the robust before/after
+    /// number for a change of the server's hot path.
+    #[serde(default)]
+    pub server_cpu_us_per_delivery: Option<f64>,
 }
 
 /// Register `n` accounts named `{base}{i}`, a few at a time, in order.
@@ -181,6 +187,7 @@ pub async fn run_step<S: Session>(
     if let Some(pid) = spec.server_pid {
         crate::process::settle(pid, Duration::from_secs(30)).await;
     }
+    let ticks_before = spec.server_pid.and_then(crate::process::cpu_ticks);
     let n = senders.len().max(1);
     let run = rand::random::<u64>() >> 1;
     recorder.start_run(run, spec.fanout);
@@ -217,6 +224,13 @@ pub async fn run_step<S: Session>(
     recorder
         .wait_quiet(Duration::from_millis(500), Duration::from_secs(30))
         .await;
+    let ticks_after = spec.server_pid.and_then(crate::process::cpu_ticks);
+    let server_cpu_us_per_delivery = match (ticks_before, ticks_after) {
+        (Some(before), Some(after)) if tally.delivered > 0 => {
+            Some(after.saturating_sub(before) as f64 * 10_000.0 / tally.delivered as f64)
+        }
+        _ => None,
+    };
     let p99 = if spec.judge_last_member {
         tally.last_member.p99_ms
     } else {
@@ -233,6 +247,7 @@ pub async fn run_step<S: Session>(
         delivered_per_sec: tally.delivered as f64 / (span_us as f64 / 1e6),
         held,
         tally,
+        server_cpu_us_per_delivery,
     })
 }
 
