@@ -4,8 +4,8 @@
 //! with [`crate::webhook`].
 
 use oriole_proto::{
-    DeadLetters, MySharing, RegisterRecipient, RegisteredRecipient, SharingConsentStatus,
-    ThirdParties,
+    DeadLetters, DisclosureRecord, MySharing, RecordDisclosure, RegisterRecipient,
+    RegisteredRecipient, SharingConsentStatus, ThirdParties,
 };
 use reqwest::Method;
 
@@ -65,5 +65,18 @@ impl Client {
     pub async fn dead_letters(&self) -> Result<DeadLetters, ClientError> {
         self.call(self.request(Method::GET, &["admin", "third-parties", "dead-letters"])?)
             .await
+    }
+
+    /// `POST /v1/admin/disclosures` (privacy officer): record a legal
+    /// disclosure; the answer holds the scoped export.
+    pub async fn record_disclosure(
+        &self,
+        req: &RecordDisclosure,
+    ) -> Result<DisclosureRecord, ClientError> {
+        self.call(
+            self.request(Method::POST, &["admin", "disclosures"])?
+                .json(req),
+        )
+        .await
     }
 }

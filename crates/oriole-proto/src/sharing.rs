@@ -119,3 +119,35 @@ pub struct DeadLetter {
 pub struct DeadLetters {
     pub deliveries: Vec<DeadLetter>,
 }
+
+/// `POST /v1/admin/disclosures`: record a legal disclosure (P14).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct RecordDisclosure {
+    /// The user whose data is disclosed (username).
+    pub user: String,
+    /// Who demanded it, e.g. a court or a police authority.
+    pub authority: String,
+    /// The authority's case or order reference.
+    pub case_ref: String,
+    /// Sections of the user's data (as in `GET /v1/me/data`): `profile`,
+    /// `devices`, `groups`, `messages`, ...
+    pub scope: Vec<String>,
+    /// Until when the law forbids telling the user (Unix ms); absent: the
+    /// user is told at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defer_until: Option<i64>,
+}
+
+/// The answer: the record, and the scoped export to hand over.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DisclosureRecord {
+    pub user: String,
+    pub authority: String,
+    pub case_ref: String,
+    pub scope: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defer_until: Option<i64>,
+    pub recorded_at: i64,
+    /// Only the sections in scope.
+    pub export: crate::MyData,
+}

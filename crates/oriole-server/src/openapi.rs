@@ -52,6 +52,7 @@ use crate::ws;
         sharing::register,
         sharing::admin_list,
         sharing::dead_letters,
+        sharing::record_disclosure,
         consent::policy,
         consent::consents,
         consent::set_consent,

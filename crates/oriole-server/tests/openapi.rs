@@ -67,6 +67,7 @@ fn every_route_is_documented() {
         "/v1/admin/third-parties",
         "/v1/admin/third-parties/dead-letters",
         "/v1/third-parties/{recipient}/callback",
+        "/v1/admin/disclosures",
     ] {
         assert!(
             paths.contains(&path),

@@ -655,3 +655,116 @@ async fn a_delivery_that_keeps_failing_goes_to_the_dead_letters() {
         .collect();
     assert_eq!(texts, ["later"]);
 }
+
+#[tokio::test]
+async fn a_legal_disclosure_is_scoped_audited_and_shown_to_the_user_when_allowed() {
+    let server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let rx = Receiver::start().await;
+    // Sets up the privacy officer's CLI profile too.
+    let (alice, _) = setup(&server, home.path(), &rx).await;
+    alice
+        .send_text("helper", "x")
+        .await
+        .expect_err("no consent: not sent");
+    let officer = Cli::new(home.path(), "officer", &server.url);
+
+    // Deferred: the export is produced, the user is not told yet.
+    let out = officer
+        .ok(&[
+            "--json",
+            "admin",
+            "disclosure",
+            "record",
+            "--user",
+            "alice",
+            "--authority",
+            "District Court",
+            "--case",
+            "CASE-1",
+            "--scope",
+            "profile",
+            "--defer-until",
+            "2099-01-01",
+        ])
+        .await;
+    let record: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    let sections: Vec<_> = record["export"]["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .map(|s| s["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(sections, ["profile"], "only the scope is exported");
+    assert_eq!(record["export"]["username"], "alice");
+    assert!(alice.access_log().await.expect("access log").is_empty());
+
+    // Not deferred: the user sees it at once, as a legal request.
+    officer
+        .ok(&[
+            "admin",
+            "disclosure",
+            "record",
+            "--user",
+            "alice",
+            "--authority",
+            "Police",
+            "--case",
+            "CASE-2",
+            "--scope",
+            "profile,devices",
+        ])
+        .await;
+    let log = alice.access_log().await.expect("access log");
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].reason, "legal_request");
+    assert_eq!(log[0].ticket.as_deref(), Some("CASE-2"));
+    assert_eq!(log[0].role, "privacy_officer");
+
+    // Bad input changes nothing.
+    for bad in [
+        vec!["--scope", "everything", "--case", "C"],
+        vec![
+            "--scope",
+            "profile",
+            "--case",
+            "C",
+            "--defer-until",
+            "2020-01-01",
+        ],
+        vec!["--scope", "profile", "--case", "C", "--defer-until", "soon"],
+    ] {
+        let mut args = vec![
+            "admin",
+            "disclosure",
+            "record",
+            "--user",
+            "alice",
+            "--authority",
+            "A",
+        ];
+        args.extend(bad.iter().copied());
+        let out = officer.run(&args).await;
+        assert_eq!(out.status.code(), Some(1), "{bad:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("invalid_input"));
+    }
+    // An admin may not record disclosures (only a privacy officer).
+    let root = Cli::new(home.path(), "root", &server.url);
+    let out = root
+        .run(&[
+            "admin",
+            "disclosure",
+            "record",
+            "--user",
+            "alice",
+            "--authority",
+            "A",
+            "--case",
+            "C",
+            "--scope",
+            "profile",
+        ])
+        .await;
+    assert!(String::from_utf8_lossy(&out.stderr).contains("forbidden"));
+    assert_eq!(alice.access_log().await.expect("access log").len(), 1);
+}

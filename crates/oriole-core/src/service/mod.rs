@@ -4,6 +4,7 @@
 mod accounts;
 mod consent;
 mod groups;
+mod disclosure;
 mod messaging;
 mod policy;
 mod retention;

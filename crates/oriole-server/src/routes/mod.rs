@@ -81,6 +81,10 @@ pub fn router<S: Store>(state: SharedState<S>) -> Router {
             post(sharing::register::<S>).get(sharing::admin_list::<S>),
         )
         .route(
+            "/v1/admin/disclosures",
+            post(sharing::record_disclosure::<S>),
+        )
+        .route(
             "/v1/admin/third-parties/dead-letters",
             get(sharing::dead_letters::<S>),
         )

@@ -9,8 +9,8 @@ use axum::Json;
 use oriole_core::Store;
 use oriole_gateway::SIGNATURE_HEADER;
 use oriole_proto::{
-    ApiError, CallbackAccepted, DeadLetters, MySharing, RegisterRecipient, RegisteredRecipient,
-    SharingConsentStatus, ThirdParties,
+    ApiError, CallbackAccepted, DeadLetters, DisclosureRecord, MySharing, RecordDisclosure,
+    RegisterRecipient, RegisteredRecipient, SharingConsentStatus, ThirdParties,
 };
 use serde::Deserialize;
 
@@ -202,4 +202,29 @@ pub async fn dead_letters<S: Store>(
     _op: Staff<perm::ManageThirdParties>,
 ) -> ApiResult<Json<DeadLetters>> {
     Ok(Json(state.oriole.dead_letters().await?))
+}
+
+/// `POST /v1/admin/disclosures`: record a legal disclosure
+/// (`record_disclosure`: privacy officer). Answers with the export of the
+/// sections in scope; the user sees the access at once, or when the
+/// deferral ends.
+#[utoipa::path(
+    post, path = "/v1/admin/disclosures", operation_id = "disclosure_record", tag = "staff",
+    security(("bearer" = [])),
+    request_body = RecordDisclosure,
+    responses(
+        (status = 201, description = "Recorded and audited; the scoped export", body = DisclosureRecord),
+        (status = 400, description = "`invalid_input`", body = ApiError),
+        (status = 401, description = "`unauthorized`: not an operator session", body = ApiError),
+        (status = 403, description = "`forbidden`: the role lacks `record_disclosure`", body = ApiError),
+        (status = 404, description = "`not_found`: no such user", body = ApiError),
+    )
+)]
+pub async fn record_disclosure<S: Store>(
+    State(state): State<SharedState<S>>,
+    Staff(op, ..): Staff<perm::RecordDisclosure>,
+    JsonBody(req): JsonBody<RecordDisclosure>,
+) -> ApiResult<(StatusCode, Json<DisclosureRecord>)> {
+    let record = state.oriole.record_disclosure(&op, req).await?;
+    Ok((StatusCode::CREATED, Json(record)))
 }

@@ -3,7 +3,7 @@
 //! the privacy officer's `oriole admin third-party add|list`.
 
 use clap::{Subcommand, ValueEnum};
-use oriole_proto::{RecipientInfo, RegisterRecipient};
+use oriole_proto::{RecipientInfo, RecordDisclosure, RegisterRecipient};
 
 use super::error::CliError;
 use super::output::{clean, format_time};
@@ -213,6 +213,134 @@ pub async fn admin(ctx: &Ctx, command: ThirdPartyCommand) -> Result<(), CliError
                 ctx.out.emit(r, || recipient_line(r))?;
             }
             Ok(())
+        }
+    }
+}
+
+/// `oriole admin disclosure ...`
+#[derive(Subcommand, Debug)]
+pub enum DisclosureCommand {
+    /// Record a legal disclosure and print the scoped export to hand over;
+    /// the user sees it in their access log at once, or on DATE
+    Record {
+        /// The user whose data is disclosed
+        #[arg(long, value_name = "USER")]
+        user: String,
+        /// Who demanded it (a court, a police authority)
+        #[arg(long, value_name = "TEXT")]
+        authority: String,
+        /// The authority's case or order reference
+        #[arg(long = "case", value_name = "REF")]
+        case_ref: String,
+        /// Sections of the user's data, comma-separated: profile, devices,
+        /// groups, messages, corrections, sharing, ...
+        #[arg(long, value_name = "C1,C2")]
+        scope: String,
+        /// Tell the user only from this day on (YYYY-MM-DD, UTC), when the
+        /// law requires secrecy until then
+        #[arg(long, value_name = "DATE")]
+        defer_until: Option<String>,
+    },
+}
+
+/// Milliseconds since the epoch of a `YYYY-MM-DD` day at 00:00 UTC.
+fn parse_day(raw: &str) -> Result<i64, CliError> {
+    let bad = || CliError::new("invalid_input", format!("`{raw}` is not a date YYYY-MM-DD"));
+    let mut parts = raw.trim().splitn(3, '-');
+    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let (y, m, d): (i64, i64, i64) = (
+        y.parse().map_err(|_| bad())?,
+        m.parse().map_err(|_| bad())?,
+        d.parse().map_err(|_| bad())?,
+    );
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&m) || d < 1 || d > month_days[(m - 1) as usize] {
+        return Err(bad());
+    }
+    // Days from the civil date (H. Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Ok((era * 146_097 + doe - 719_468) * 86_400_000)
+}
+
+/// `oriole admin disclosure record ...` (operator session).
+pub async fn disclosure(ctx: &Ctx, command: DisclosureCommand) -> Result<(), CliError> {
+    let DisclosureCommand::Record {
+        user,
+        authority,
+        case_ref,
+        scope,
+        defer_until,
+    } = command;
+    let defer_until = defer_until.as_deref().map(parse_day).transpose()?;
+    let record = ctx
+        .operator()?
+        .record_disclosure(&RecordDisclosure {
+            user,
+            authority,
+            case_ref,
+            scope: scope
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            defer_until,
+        })
+        .await?;
+    if ctx.out.is_json() {
+        return ctx.out.emit(&record, String::new);
+    }
+    ctx.out.note(&format!(
+        "recorded disclosure of {} ({}) to {} for case {}; the user is told {}",
+        clean(&record.user),
+        record.scope.join(", "),
+        clean(&record.authority),
+        clean(&record.case_ref),
+        record
+            .defer_until
+            .map_or_else(|| "now".to_owned(), |t| format!("from {}", format_time(t)))
+    ))?;
+    let export = serde_json::to_string_pretty(&record.export)
+        .map_err(|e| CliError::new("internal", e.to_string()))?;
+    ctx.out.note(&export)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_day;
+
+    #[test]
+    fn days_parse_to_utc_midnight() {
+        assert_eq!(parse_day("1970-01-01").ok(), Some(0));
+        assert_eq!(parse_day("2000-03-01").ok(), Some(951_868_800_000));
+        assert_eq!(parse_day("2024-02-29").ok(), Some(1_709_164_800_000));
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1",
+            "tomorrow",
+            "2024-04-31",
+        ] {
+            assert!(parse_day(bad).is_err(), "{bad}");
         }
     }
 }
