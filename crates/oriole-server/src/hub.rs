@@ -258,6 +258,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_policy_notice_reaches_every_connection_and_names_their_users() {
+        let hub = Hub::new(2);
+        let (alice, bob) = (UserId::generate(), UserId::generate());
+        let mut a1 = hub.register(alice, DeviceId::generate());
+        let mut a2 = hub.register(alice, DeviceId::generate());
+        let mut b = hub.register(bob, DeviceId::generate());
+        let notice = oriole_proto::PolicyNotice {
+            version: 2,
+            material: true,
+            published_at: 1,
+            message: "v2".into(),
+        };
+        let mut reached = hub.announce_policy(notice.clone());
+        reached.sort();
+        let mut expected = vec![alice, bob];
+        expected.sort();
+        assert_eq!(reached, expected);
+        for sub in [&mut a1, &mut a2, &mut b] {
+            assert_eq!(sub.notices.recv().await.ok(), Some(notice.clone()));
+        }
+        drop((a1, a2, b));
+        assert!(hub.announce_policy(notice).is_empty(), "nobody connected");
+    }
+
+    #[tokio::test]
     async fn disconnect_device_signals_only_that_device() {
         let hub = Hub::new(2);
         let user = UserId::generate();
