@@ -206,3 +206,11 @@ impl Default for RightsConfig {
         }
     }
 }
+
+/// A delivery or read receipt the user gave for someone else's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptGiven {
+    pub message_id: crate::domain::MessageId,
+    pub kind: oriole_proto::ReceiptKind,
+    pub at: Timestamp,
+}

@@ -14,6 +14,7 @@ use crate::domain::{
 };
 use crate::rights::{
     AccountErasure, CorrectionRecord, DisplayName, ErasureSummary, MessageCounts, ProfileCorrection,
+    ReceiptGiven,
 };
 use crate::signing::{KeyPurpose, SigningKey};
 
@@ -319,4 +320,12 @@ pub trait Store:
     /// groups, turn the messages they sent into tombstones (no sender, no
     /// content) and quarantine the username.
     async fn erase_account(&self, erasure: AccountErasure) -> StoreResult<ErasureSummary>;
+    /// The receipts the user gave, by message id then kind, at most
+    /// `limit`, after `after` (keyset paging).
+    async fn receipts_given(
+        &self,
+        user: UserId,
+        after: Option<&ReceiptGiven>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReceiptGiven>>;
 }

@@ -90,7 +90,10 @@ async fn run(messages: usize) {
                     sent_at: Timestamp(1_700_000_000_000 + n as i64),
                     idempotency_key: None,
                 };
-                store.append_message(msg, &[from, to]).await.expect("append");
+                store
+                    .append_message(msg, &[from, to])
+                    .await
+                    .expect("append");
             }
         }));
     }

@@ -30,3 +30,6 @@ CREATE TABLE username_quarantine (
     username_bidx TEXT PRIMARY KEY NOT NULL,
     until         INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- The receipts a user gave, paged by message for the export.
+CREATE INDEX receipts_given ON receipts (user_id, message_id, kind);

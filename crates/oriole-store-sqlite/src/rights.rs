@@ -6,9 +6,10 @@
 use oriole_core::domain::{DeviceId, Email, GroupId, Phone, Timestamp, UserId, Username};
 use oriole_core::rights::{
     AccountErasure, CorrectionRecord, DisplayName, ErasureSummary, FieldChange, MessageCounts,
-    OwnedGroups, ProfileCorrection,
+    OwnedGroups, ProfileCorrection, ReceiptGiven,
 };
 use oriole_core::store::{DeviceRecord, StoreError, StoreResult};
+use oriole_proto::ReceiptKind;
 
 use crate::error::{col, db, parse_stored, to_u64, unique_violation_column};
 use crate::personal::PersonalField;
@@ -261,6 +262,46 @@ impl SqliteStore {
         .await
         .map_err(db("record export"))?;
         Ok(())
+    }
+
+    pub(crate) async fn rights_receipts_given(
+        &self,
+        user: UserId,
+        after: Option<&ReceiptGiven>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReceiptGiven>> {
+        let (after_id, after_kind) = after.map_or((String::new(), ""), |r| {
+            (r.message_id.to_string(), r.kind.as_str())
+        });
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT message_id, kind, at FROM receipts \
+             WHERE user_id = ?1 AND (message_id, kind) > (?2, ?3) \
+             ORDER BY message_id, kind LIMIT ?4",
+        )
+        .bind(user.to_string())
+        .bind(after_id)
+        .bind(after_kind)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db("receipts given"))?;
+        rows.into_iter()
+            .map(|(id, kind, at)| {
+                Ok(ReceiptGiven {
+                    message_id: parse_stored(&id, "message id")?,
+                    kind: match kind.as_str() {
+                        "delivered" => ReceiptKind::Delivered,
+                        "read" => ReceiptKind::Read,
+                        _ => {
+                            return Err(StoreError::Backend(
+                                "stored receipt kind is invalid".into(),
+                            ))
+                        }
+                    },
+                    at: Timestamp(at),
+                })
+            })
+            .collect()
     }
 
     fn quarantine_index(&self, name: &Username) -> String {

@@ -7,6 +7,7 @@ use oriole_core::domain::{
 };
 use oriole_core::rights::{
     AccountErasure, CorrectionRecord, DisplayName, ErasureSummary, MessageCounts, ProfileCorrection,
+    ReceiptGiven,
 };
 use oriole_core::store::{
     Appended, Conversation, DeviceRecord, GroupRecord, MemberRecord, MessageRecord, NewDevice,
@@ -1027,6 +1028,15 @@ impl Store for SqliteStore {
 
     async fn erase_account(&self, erasure: AccountErasure) -> StoreResult<ErasureSummary> {
         self.rights_erase_account(erasure).await
+    }
+
+    async fn receipts_given(
+        &self,
+        user: UserId,
+        after: Option<&ReceiptGiven>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReceiptGiven>> {
+        self.rights_receipts_given(user, after, limit).await
     }
 }
 

@@ -200,6 +200,8 @@ async fn export_is_a_documented_tar_and_is_rate_limited() {
     bob.send_text("alice", "reply from bob")
         .await
         .expect("send");
+    let read = bob.send_text("alice", "please read").await.expect("send");
+    alice.ok(&["read", &read.message_id]).await;
     for i in 0..1200 {
         bob.send_text("alice", &format!("bulk {i}"))
             .await
@@ -251,10 +253,15 @@ async fn export_is_a_documented_tar_and_is_rate_limited() {
             }
         }
     }
-    assert_eq!(texts.len(), 1202);
+    let receipts = String::from_utf8_lossy(get("receipts/part-000001.jsonl")).to_string();
+    let receipt: serde_json::Value = serde_json::from_str(receipts.trim()).expect("one receipt");
+    assert_eq!(receipt["message_id"], read.message_id.as_str());
+    assert_eq!(receipt["kind"], "read");
+    assert_eq!(texts.len(), 1203);
     assert_eq!(texts[0], "first from alice");
     assert_eq!(texts[1], "reply from bob");
-    assert_eq!(texts[1201], "bulk 1199");
+    assert_eq!(texts[2], "please read");
+    assert_eq!(texts[1202], "bulk 1199");
 
     // Again at once: refused, saying when, and nothing is written.
     let again = dir.path().join("again.tar");

@@ -16,6 +16,7 @@ use super::view::SECTIONS;
 use crate::audit::{details, pseudonym, user_actor};
 use crate::domain::{InboxSeq, Timestamp};
 use crate::error::{ServiceError, ServiceResult};
+use crate::rights::ReceiptGiven;
 use crate::store::Store;
 
 /// The archive format named in its `manifest.json`.
@@ -127,6 +128,7 @@ impl<S: Store> Oriole<S> {
                 "inventory_items": items,
             })).collect::<Vec<_>>(),
             "messages": "messages/part-NNNNNN.jsonl: every inbox event, oldest first",
+            "receipts": "receipts/part-NNNNNN.jsonl: the receipts you gave, by message",
         });
         send(tar::entry("README.md", README.as_bytes(), mtime)).await?;
         send(tar::entry("manifest.json", &pretty(&manifest), mtime)).await?;
@@ -150,6 +152,36 @@ impl<S: Store> Oriole<S> {
             let name = format!("messages/part-{part:06}.jsonl");
             send(tar::entry(&name, &lines, mtime)).await?;
             if events.len() < PAGE as usize {
+                break;
+            }
+        }
+        let mut after: Option<ReceiptGiven> = None;
+        let mut part = 0u32;
+        loop {
+            let page = self
+                .store
+                .receipts_given(caller.user_id, after.as_ref(), PAGE)
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            part += 1;
+            let mut lines = Vec::new();
+            for r in &page {
+                let line = serde_json::json!({
+                    "message_id": r.message_id.to_string(),
+                    "kind": r.kind,
+                    "at": r.at.0,
+                });
+                serde_json::to_writer(&mut lines, &line)
+                    .map_err(|e| ServiceError::new(ErrorCode::Internal, e.to_string()))?;
+                lines.push(b'\n');
+            }
+            let name = format!("receipts/part-{part:06}.jsonl");
+            send(tar::entry(&name, &lines, mtime)).await?;
+            let full = page.len() == PAGE as usize;
+            after = page.into_iter().last();
+            if !full {
                 break;
             }
         }
