@@ -26,11 +26,14 @@ use tokio::task::JoinHandle;
 /// (retries back off from 1 s).
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// One webhook as received: parsed, its signature header, its raw body.
+type Received = (WebhookBody, String, Vec<u8>);
+
 /// What the receiver got, as it arrived (duplicates included).
 #[derive(Clone)]
 struct Inbox {
     secret: Arc<Mutex<String>>,
-    got: Arc<Mutex<Vec<(WebhookBody, String, Vec<u8>)>>>,
+    got: Arc<Mutex<Vec<Received>>>,
     bad_signatures: Arc<Mutex<usize>>,
     changed: watch::Sender<usize>,
 }
