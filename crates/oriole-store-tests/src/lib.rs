@@ -51,6 +51,10 @@ macro_rules! store_conformance {
             concurrent_appends_are_gap_free,
             concurrent_duplicate_sends_store_once,
             readers_never_see_gaps,
+            sharing_recipients_round_trip,
+            sharing_outbox_is_idempotent_and_completes_into_the_ledger,
+            sharing_revocation_drops_queued_messages,
+            sharing_retries_and_dead_letters,
         );
     };
     (@cases $fresh:expr; $($case:ident),+ $(,)?) => {

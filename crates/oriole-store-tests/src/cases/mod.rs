@@ -5,8 +5,10 @@ mod accounts;
 mod concurrency;
 mod groups;
 mod inbox;
+mod sharing;
 
 pub use accounts::*;
 pub use concurrency::*;
 pub use groups::*;
 pub use inbox::*;
+pub use sharing::*;
