@@ -572,6 +572,43 @@ async fn bad_registrations_and_unknown_recipients_are_refused() {
     );
     let (c, _) = code(alice.grant_sharing("nobody").await.expect_err("unknown"));
     assert_eq!(c, "not_found");
+
+    // A bot cannot join a group (others' messages would reach it without
+    // their consent), and a group member cannot become a bot.
+    let group = oriole_proto::CreateGroup {
+        name: "friends".into(),
+        members: vec!["helper".into()],
+        history_visible: false,
+    };
+    let (c, _) = code(alice.create_group(group).await.expect_err("bot in group"));
+    assert_eq!(c, "forbidden");
+    let _carol = user(&server, "carol").await;
+    alice
+        .create_group(oriole_proto::CreateGroup {
+            name: "friends".into(),
+            members: vec!["carol".into()],
+            history_visible: false,
+        })
+        .await
+        .expect("group");
+    let out = officer
+        .run(&[
+            "admin",
+            "third-party",
+            "add",
+            "other",
+            "--url",
+            "https://x.example/",
+            "--categories",
+            "message.text",
+            "--purpose",
+            "test",
+            "--bot",
+            "carol",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid_input"));
 }
 
 #[tokio::test]

@@ -80,6 +80,7 @@ impl<S: Store> Oriole<S> {
         let mut members = vec![(caller.user_id, GroupRole::Owner)];
         for raw in &req.members {
             let (id, name) = self.user_named(raw).await?;
+            self.refuse_bot_member(id).await?;
             if !seen.insert(id) {
                 return Err(ServiceError::invalid(format!(
                     "duplicate group member: {name}"
@@ -171,6 +172,7 @@ impl<S: Store> Oriole<S> {
             }
         }
         let (user, name) = self.user_named(&req.username).await?;
+        self.refuse_bot_member(user).await?;
         if self.store.members(g.id).await?.len() >= self.config.max_group_members {
             return Err(ServiceError::invalid(format!(
                 "a group has at most {} members",

@@ -84,6 +84,14 @@ impl<S: Store> Oriole<S> {
                     self.store.user_by_name(&name).await?.ok_or_else(|| {
                         ServiceError::not_found(format!("no such bot user: {name}"))
                     })?;
+                // In a group, others' messages would reach it without
+                // their consent.
+                if !self.store.groups_of(user.id).await?.is_empty() {
+                    return Err(ServiceError::invalid(format!(
+                        "{name} is a member of groups: a bot answering for a third party \
+                         may not be; remove it from them first"
+                    )));
+                }
                 Some((user.id, name))
             }
             None => None,
@@ -336,6 +344,20 @@ impl<S: Store> Oriole<S> {
             ));
         }
         Ok(Some(r))
+    }
+
+    /// A bot backed by a third party receives only through the gateway,
+    /// with each sender's consent: it cannot sit in a group, where every
+    /// member's messages would land in its inbox.
+    pub(crate) async fn refuse_bot_member(&self, user: UserId) -> ServiceResult<()> {
+        if let Some(r) = self.store.recipient_by_bot(user).await? {
+            return Err(ServiceError::forbidden(format!(
+                "this bot is run by the third party `{}` and cannot join groups: messages \
+                 to it are shared only with each sender's consent",
+                r.name
+            )));
+        }
+        Ok(())
     }
 
     /// Queue a message to a bot for its recipient: minimized to the
