@@ -720,7 +720,7 @@ async fn retention_clears_and_deletes_by_period_in_batches_and_is_audited() {
         .expect("audit");
     let runs: Vec<_> = entries
         .iter()
-        .filter(|e| e.details.get_str("op") == Some("retention_run"))
+        .filter(|e| e.details.get_str("operation") == Some("retention_run"))
         .collect();
     assert_eq!(runs.len(), 6);
     assert!(runs.iter().all(|e| e.actor == Actor::System));

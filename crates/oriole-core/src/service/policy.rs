@@ -253,7 +253,7 @@ impl<S: Store> Oriole<S> {
             )
             .subject(pseudonym(caller.user_id))
             .details(details(serde_json::json!({
-                "op": "accept",
+                "operation": "accept",
                 "version": version.get(),
                 "channel": channel.as_str(),
             }))),
@@ -332,7 +332,7 @@ impl<S: Store> Oriole<S> {
         self.audit(
             EntryDraft::new(now.0, actor, EventKind::POLICY_CHANGE).details(details(
                 serde_json::json!({
-                    "op": if outcome == Published::NewVersion { "publish" } else { "translate" },
+                    "operation": if outcome == Published::NewVersion { "publish" } else { "translate" },
                     "version": version.get(),
                     "lang": lang.as_str(),
                     "material": material,

@@ -84,7 +84,7 @@ impl<S: Store> Oriole<S> {
                 .collect();
             self.audit(
                 EntryDraft::new(now.0, actor, EventKind::OPERATOR_ACTION).details(details(
-                    serde_json::json!({ "op": "retention_run", "total": total, "counts": per_rule }),
+                    serde_json::json!({ "operation": "retention_run", "total": total, "counts": per_rule }),
                 )),
             )
             .await?;
