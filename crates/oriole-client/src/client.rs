@@ -46,7 +46,7 @@ pub struct Client {
     tls: Arc<ClientConfig>,
     base: Url,
     server: String,
-    token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 /// A [`Client`] with more than the server address: for now, which

@@ -49,8 +49,8 @@ mod connection;
 mod consent;
 mod error;
 mod rights;
-mod staff;
 mod sharing;
+mod staff;
 pub mod webhook;
 
 pub use client::{new_idempotency_key, Client, ClientBuilder};

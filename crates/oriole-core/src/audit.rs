@@ -21,9 +21,13 @@ use crate::domain::{DeviceId, UserId};
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::Oriole;
 use crate::signing::{KeyPurpose, PublicKey};
+use crate::staff::{Operator, Permission};
 use crate::store::Store;
 
 pub use oriole_audit::{AuditEntry, Checkpoint, EntryHash};
+
+/// Largest page of audit entries one request returns.
+pub const MAX_AUDIT_PAGE: u32 = 10_000;
 
 /// The audit log's id for a user: `u:<uuid>`. The UUID is the random
 /// account id, so the log stays meaningful (and verifiable) after the
@@ -82,6 +86,47 @@ impl<S: Store> Oriole<S> {
             audit: info(&audit.public_key()),
             receipt: info(&receipt.public_key()),
         })
+    }
+
+    /// Seal the log: sign a checkpoint over its head with the audit key,
+    /// when entries were appended since the last checkpoint. `None` when
+    /// there was nothing new to seal.
+    pub async fn seal_audit_log(&self) -> ServiceResult<Option<Checkpoint>> {
+        let (count, head) = self.store.audit_head().await?;
+        let sealed = self
+            .store
+            .audit_checkpoints()
+            .await?
+            .last()
+            .map_or(0, |c| c.count);
+        if count == 0 || count <= sealed {
+            return Ok(None);
+        }
+        let key = self.store.signing_key(KeyPurpose::AUDIT).await?;
+        let checkpoint = Checkpoint::sign(&key, count, head, self.now_ms());
+        self.store.save_audit_checkpoint(&checkpoint).await?;
+        Ok(Some(checkpoint))
+    }
+
+    /// Entries after `after_seq`, at most `limit` (1 to
+    /// [`MAX_AUDIT_PAGE`]), for an operator who may read the audit log.
+    pub async fn audit_log_page(
+        &self,
+        op: &Operator,
+        after_seq: u64,
+        limit: u32,
+    ) -> ServiceResult<Vec<AuditEntry>> {
+        op.require(Permission::ReadAuditLog)?;
+        Ok(self
+            .store
+            .audit_entries(after_seq, limit.clamp(1, MAX_AUDIT_PAGE))
+            .await?)
+    }
+
+    /// Every signed checkpoint, for an operator who may read the audit log.
+    pub async fn audit_log_checkpoints(&self, op: &Operator) -> ServiceResult<Vec<Checkpoint>> {
+        op.require(Permission::ReadAuditLog)?;
+        Ok(self.store.audit_checkpoints().await?)
     }
 
     /// Now, in the audit log's unit (Unix milliseconds).

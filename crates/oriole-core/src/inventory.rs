@@ -558,6 +558,79 @@ pub static INVENTORY: &[DataItem] = &[
         },
     },
     DataItem {
+        id: "operator.account",
+        description: "Staff only: an operator's login name, role and when the account was \
+                      created",
+        category: Identity,
+        fields: &["operators.name", "operators.role", "operators.created_at"],
+        purposes: &[Purpose::Security],
+        legal_basis: LegalBasis::LegitimateInterest,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description: "As long as the operator account exists",
+            days: None,
+        },
+        visible_to: &[Admin],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "A staff login name, looked up by exact match at operator login \
+                            before any data key is available; never written to the audit log \
+                            (which names operators by pseudonym and role) nor shown to users",
+        },
+    },
+    DataItem {
+        id: "operator.credentials",
+        description: "Staff only: a hash of the operator's password and of each operator \
+                      session token, with when each session began, expires and ended",
+        category: Security,
+        fields: &[
+            "operators.password_hash",
+            "operator_sessions.token_hash",
+            "operator_sessions.created_at",
+            "operator_sessions.expires_at",
+            "operator_sessions.revoked_at",
+        ],
+        purposes: &[Purpose::Security],
+        legal_basis: LegalBasis::LegitimateInterest,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description: "As long as the operator account exists",
+            days: None,
+        },
+        visible_to: &[],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "Argon2id and SHA-256 hashes: not reversible, and checked before \
+                            any data key is available",
+        },
+    },
+    DataItem {
+        id: "staff_access.content_grant",
+        description: "When staff asked for access to your messages (and another privacy \
+                      officer approved it, for a limited time): whose messages, why (reason \
+                      code and ticket), when",
+        category: Security,
+        fields: &[
+            "content_access_grants.subject_user_id",
+            "content_access_grants.reason",
+            "content_access_grants.ticket",
+            "content_access_grants.requested_at",
+            "content_access_grants.approved_at",
+            "content_access_grants.expires_at",
+        ],
+        purposes: &[Purpose::Security],
+        legal_basis: LegalBasis::LegalObligation,
+        necessity: Necessity::Necessary,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: &[PrivacyOfficer],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "Pseudonymous metadata (random ids, codes, times); checked on every \
+                            content access before any data key is used; each access is also in \
+                            the audit log",
+        },
+    },
+    DataItem {
         id: "audit.entry",
         description: "The security audit log: who (a pseudonymous id, and for staff their \
                       role) did what to whose data, when, and why (reason code, ticket, data \
@@ -754,6 +827,26 @@ pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
     NonPersonalColumn {
         field: "group_retention.message_days",
         reason: "A group setting: how long its messages are kept",
+    },
+    NonPersonalColumn {
+        field: "operators.id",
+        reason: "Random UUIDv7 primary key",
+    },
+    NonPersonalColumn {
+        field: "operator_sessions.operator_id",
+        reason: "Reference to an operator row (declared as operator.*)",
+    },
+    NonPersonalColumn {
+        field: "content_access_grants.id",
+        reason: "Random UUIDv7 primary key",
+    },
+    NonPersonalColumn {
+        field: "content_access_grants.requester_id",
+        reason: "Reference to an operator row (declared as operator.*)",
+    },
+    NonPersonalColumn {
+        field: "content_access_grants.approved_by",
+        reason: "Reference to an operator row (declared as operator.*)",
     },
     NonPersonalColumn {
         field: "audit_log.seq",

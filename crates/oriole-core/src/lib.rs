@@ -17,6 +17,7 @@ pub mod send_order;
 pub mod service;
 pub mod sharing;
 pub mod signing;
+pub mod staff;
 pub mod store;
 pub mod throttle;
 

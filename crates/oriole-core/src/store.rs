@@ -4,7 +4,7 @@
 //! returning `Ok`.
 
 use async_trait::async_trait;
-use oriole_audit::{AuditEntry, Checkpoint, EntryDraft, EntryHash};
+use oriole_audit::{AuditEntry, Checkpoint, EntryDraft, EntryHash, PseudonymousId};
 use oriole_crypto::{PasswordHashString, TokenHash};
 use oriole_proto::{GroupRole, InboxEvent, ReceiptKind};
 
@@ -13,10 +13,11 @@ use crate::domain::{
     MessageId, Phone, Timestamp, UserId, Username,
 };
 use crate::rights::{
-    AccountErasure, CorrectionRecord, DisplayName, ErasureSummary, MessageCounts, ProfileCorrection,
-    ReceiptGiven,
+    AccountErasure, CorrectionRecord, DisplayName, ErasureSummary, MessageCounts,
+    ProfileCorrection, ReceiptGiven,
 };
 use crate::signing::{KeyPurpose, SigningKey};
+use crate::staff::{ContentGrantRecord, OperatorId, OperatorName, OperatorRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -282,6 +283,60 @@ pub trait Store:
     /// Generic: the audit log uses [`KeyPurpose::AUDIT`], deletion receipts
     /// [`KeyPurpose::RECEIPT`].
     async fn signing_key(&self, purpose: KeyPurpose) -> StoreResult<SigningKey>;
+
+    // ---- operators (see `crate::staff`) ----
+
+    /// Fails with `Conflict` ("operator name is taken") when the name is.
+    async fn create_operator(&self, operator: OperatorRecord) -> StoreResult<()>;
+    async fn operator_by_name(&self, name: &OperatorName) -> StoreResult<Option<OperatorRecord>>;
+    async fn operator_by_id(&self, id: OperatorId) -> StoreResult<Option<OperatorRecord>>;
+    /// Every operator, oldest first.
+    async fn operators(&self) -> StoreResult<Vec<OperatorRecord>>;
+    /// A new operator session, valid until `expires_at`; only the token's
+    /// hash is stored.
+    async fn create_operator_session(
+        &self,
+        token: &TokenHash,
+        operator: OperatorId,
+        at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// The operator holding this live (unexpired, unrevoked) session.
+    async fn operator_by_session(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> StoreResult<Option<OperatorRecord>>;
+    /// End an operator session; `false` when it was not live.
+    async fn revoke_operator_session(&self, token: &TokenHash, at: Timestamp) -> StoreResult<bool>;
+
+    // ---- justified access (see `crate::staff`) ----
+
+    /// Entries about `subject`, with seq > `after_seq`, in order, at most
+    /// `limit`: what a user's access log is built from.
+    async fn audit_entries_about(
+        &self,
+        subject: &PseudonymousId,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>>;
+    async fn create_content_grant(&self, grant: &ContentGrantRecord) -> StoreResult<()>;
+    async fn content_grant(&self, id: uuid::Uuid) -> StoreResult<Option<ContentGrantRecord>>;
+    /// Approve a pending grant; `false` when it is not pending.
+    async fn approve_content_grant(
+        &self,
+        id: uuid::Uuid,
+        approver: OperatorId,
+        at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// An approved, unexpired grant of `requester` for `subject`.
+    async fn live_content_grant(
+        &self,
+        requester: OperatorId,
+        subject: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Option<ContentGrantRecord>>;
 
     // ---- user rights (see `crate::rights`) ----
 

@@ -7,6 +7,7 @@
 //! extract, call the [`Oriole`] services and map errors (in one place,
 //! [`HttpError`]).
 
+pub mod audit_seal;
 pub mod error;
 pub mod extract;
 pub mod gateway;
@@ -14,10 +15,11 @@ pub mod hub;
 mod middleware;
 pub mod openapi;
 pub mod retention;
-pub mod routes;
 pub mod rights_settings;
+pub mod routes;
 pub mod settings;
 pub mod sharing_settings;
+pub mod staff;
 pub mod state;
 pub mod tls;
 pub mod ws;
@@ -110,6 +112,8 @@ async fn launch<S: Store>(
     let sessions = state.sessions.clone();
     retention::spawn_job(state.clone(), sessions.shutdown.clone());
     gateway::spawn_worker(state.clone(), sessions.shutdown.clone());
+    audit_seal::spawn_sealer(state.clone(), sessions.shutdown.clone());
+    let sealing = state.clone();
     let app = routes::router(state);
 
     let stop_sessions = sessions.shutdown.clone();
@@ -157,6 +161,8 @@ async fn launch<S: Store>(
     {
         tracing::warn!("websocket sessions did not close in time");
     }
+    // Every request has finished: seal what they appended.
+    audit_seal::seal_now(&sealing).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -5,7 +5,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{accounts, audit, consent, groups, me, messages, meta, privacy};
+use crate::routes::{
+    accounts, admin, audit, consent, groups, me, messages, meta, privacy, sharing,
+};
 use crate::ws;
 
 #[derive(OpenApi)]
@@ -60,6 +62,17 @@ use crate::ws;
         consent::policy_status,
         consent::accept_policy,
         audit::public_keys,
+        audit::entries,
+        audit::checkpoints,
+        admin::login,
+        admin::logout,
+        admin::add_operator,
+        admin::list_operators,
+        admin::user_show,
+        admin::user_messages,
+        admin::content_access_request,
+        admin::content_access_approve,
+        audit::access_log,
     ),
     components(schemas(oriole_proto::ErrorCode, oriole_proto::InboxEvent)),
     modifiers(&BearerAuth),
@@ -72,6 +85,7 @@ use crate::ws;
         (name = "meta", description = "Health and this document"),
         (name = "privacy", description = "What the server does with personal data"),
         (name = "audit", description = "The tamper-evident audit log and the server's signing keys"),
+        (name = "staff", description = "Operator sessions and accounts; every route but login needs an operator token and a role holding its permission (docs/roles.md)"),
     )
 )]
 pub struct ApiDoc;

@@ -58,6 +58,8 @@ pub struct Settings {
     pub user_rights: crate::rights_settings::UserRightsSettings,
     /// How long personal data is kept, and how often that is enforced.
     pub retention: crate::retention::RetentionSettings,
+    /// How often the audit log is sealed by a signed checkpoint.
+    pub audit: crate::audit_seal::AuditSettings,
     /// How the sharing gateway retries failed webhooks.
     pub sharing: crate::sharing_settings::SharingSettings,
     /// Take the client's IP address from the last entry of
@@ -133,6 +135,7 @@ impl Default for Settings {
             sqlite: SqliteSettings::default(),
             user_rights: crate::rights_settings::UserRightsSettings::default(),
             retention: crate::retention::RetentionSettings::default(),
+            audit: crate::audit_seal::AuditSettings::default(),
             sharing: crate::sharing_settings::SharingSettings::default(),
             trust_forwarded_for: false,
             tls_cert: None,
@@ -220,6 +223,7 @@ impl Settings {
                 u64::from(self.login_throttle.ip_max_failures),
             ),
             ("retention.batch_size", u64::from(self.retention.batch_size)),
+            ("audit.checkpoint_secs", self.audit.checkpoint_secs),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(SettingsError::Invalid(format!("{name} must be at least 1")));

@@ -33,3 +33,40 @@ CREATE TABLE audit_checkpoints (
     key_id    TEXT NOT NULL,
     signature TEXT NOT NULL
 );
+
+-- Operator (staff) accounts: separate from users, with their own sessions.
+-- The name is staff personal data (declared in the inventory); the role
+-- decides what the operator may do (oriole_core::staff::Permission).
+CREATE TABLE operators (
+    id            TEXT PRIMARY KEY NOT NULL,
+    name          TEXT NOT NULL UNIQUE,
+    role          TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+
+-- One row per operator login; only the token's SHA-256 is kept.
+CREATE TABLE operator_sessions (
+    token_hash  TEXT PRIMARY KEY NOT NULL,
+    operator_id TEXT NOT NULL REFERENCES operators (id) ON DELETE CASCADE,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+);
+
+-- Two-person rule for message content: an operator's request, approved by
+-- another privacy officer for a limited time.
+CREATE TABLE content_access_grants (
+    id              TEXT PRIMARY KEY NOT NULL,
+    requester_id    TEXT NOT NULL REFERENCES operators (id) ON DELETE CASCADE,
+    subject_user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    reason          TEXT NOT NULL,
+    ticket          TEXT NOT NULL,
+    requested_at    INTEGER NOT NULL,
+    approved_by     TEXT REFERENCES operators (id) ON DELETE SET NULL,
+    approved_at     INTEGER,
+    expires_at      INTEGER
+);
+
+CREATE INDEX content_access_grants_by_pair
+    ON content_access_grants (requester_id, subject_user_id);

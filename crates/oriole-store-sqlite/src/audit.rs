@@ -182,3 +182,26 @@ impl SqliteStore {
         .collect()
     }
 }
+
+impl SqliteStore {
+    pub(crate) async fn audit_entries_about_subject(
+        &self,
+        subject: &PseudonymousId,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE subject = ?1 AND seq > ?2 \
+             ORDER BY seq LIMIT ?3"
+        ))
+        .bind(subject.as_str())
+        .bind(to_i64(after_seq))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db("reading a user's audit entries"))?
+        .iter()
+        .map(entry)
+        .collect()
+    }
+}

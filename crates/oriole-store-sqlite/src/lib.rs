@@ -14,6 +14,7 @@ mod audit;
 mod error;
 mod group_commit;
 pub mod keystore;
+mod operators;
 mod personal;
 mod privacy;
 mod rights;

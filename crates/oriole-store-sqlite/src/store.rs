@@ -6,8 +6,8 @@ use oriole_core::domain::{
     UserId, Username,
 };
 use oriole_core::rights::{
-    AccountErasure, CorrectionRecord, DisplayName, ErasureSummary, MessageCounts, ProfileCorrection,
-    ReceiptGiven,
+    AccountErasure, CorrectionRecord, DisplayName, ErasureSummary, MessageCounts,
+    ProfileCorrection, ReceiptGiven,
 };
 use oriole_core::store::{
     Appended, Conversation, DeviceRecord, GroupRecord, MemberRecord, MessageRecord, NewDevice,
@@ -982,6 +982,101 @@ impl Store for SqliteStore {
             .signing_key(purpose)
             .await
             .map_err(|e| StoreError::Backend(format!("loading the {purpose} signing key: {e}")))
+    }
+
+    // ---- operators (in `operators.rs`) ----
+
+    async fn create_operator(
+        &self,
+        operator: oriole_core::staff::OperatorRecord,
+    ) -> StoreResult<()> {
+        self.insert_operator(operator).await
+    }
+
+    async fn operator_by_name(
+        &self,
+        name: &oriole_core::staff::OperatorName,
+    ) -> StoreResult<Option<oriole_core::staff::OperatorRecord>> {
+        self.find_operator("o.name", name.as_str().to_owned()).await
+    }
+
+    async fn operator_by_id(
+        &self,
+        id: oriole_core::staff::OperatorId,
+    ) -> StoreResult<Option<oriole_core::staff::OperatorRecord>> {
+        self.find_operator("o.id", id.to_string()).await
+    }
+
+    async fn operators(&self) -> StoreResult<Vec<oriole_core::staff::OperatorRecord>> {
+        self.all_operators().await
+    }
+
+    async fn create_operator_session(
+        &self,
+        token: &TokenHash,
+        operator: oriole_core::staff::OperatorId,
+        at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        self.insert_operator_session(token, operator, at, expires_at)
+            .await
+    }
+
+    async fn operator_by_session(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> StoreResult<Option<oriole_core::staff::OperatorRecord>> {
+        self.session_operator(token, now).await
+    }
+
+    async fn revoke_operator_session(&self, token: &TokenHash, at: Timestamp) -> StoreResult<bool> {
+        self.end_operator_session(token, at).await
+    }
+
+    // ---- justified access (in `audit.rs` and `operators.rs`) ----
+
+    async fn audit_entries_about(
+        &self,
+        subject: &oriole_audit::PseudonymousId,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<oriole_audit::AuditEntry>> {
+        self.audit_entries_about_subject(subject, after_seq, limit)
+            .await
+    }
+
+    async fn create_content_grant(
+        &self,
+        grant: &oriole_core::staff::ContentGrantRecord,
+    ) -> StoreResult<()> {
+        self.insert_content_grant(grant).await
+    }
+
+    async fn content_grant(
+        &self,
+        id: uuid::Uuid,
+    ) -> StoreResult<Option<oriole_core::staff::ContentGrantRecord>> {
+        self.find_content_grant(id).await
+    }
+
+    async fn approve_content_grant(
+        &self,
+        id: uuid::Uuid,
+        approver: oriole_core::staff::OperatorId,
+        at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<bool> {
+        self.approve_grant(id, approver, at, expires_at).await
+    }
+
+    async fn live_content_grant(
+        &self,
+        requester: oriole_core::staff::OperatorId,
+        subject: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Option<oriole_core::staff::ContentGrantRecord>> {
+        self.find_live_grant(requester, subject, now).await
     }
 
     // ---- user rights (in `rights.rs`) ----

@@ -26,7 +26,7 @@ async fn main() -> ExitCode {
             .await
             .map_err(|e| CliError::from_anyhow(&e)),
         // Works on the local data directory, like `serve`.
-        Command::Admin(admin) => admin::run(admin, global.json)
+        Command::Admin(admin) if admin.is_local() => admin::run(admin, global.json)
             .await
             .map_err(|e| CliError::from_anyhow(&e)),
         command => {

@@ -1,10 +1,13 @@
 //! Staff access control and the audit log against the real server: the
-//! published signing keys.
+//! published signing keys, operator accounts and the role matrix.
 
 mod common;
 
-use common::{Cli, TestServer};
+use common::{Cli, TestServer, PASSWORD};
+use oriole_client::Client;
+use oriole_core::staff::{role_code, Permission, Role, ROLES};
 use oriole_core::PublicKey;
+use oriole_proto::{NewOperatorRequest, OperatorLoginRequest};
 
 #[tokio::test]
 async fn public_keys_are_published_and_stable_across_restarts() {
@@ -47,4 +50,532 @@ async fn public_keys_are_published_and_stable_across_restarts() {
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["purpose"], "audit");
     assert_eq!(lines[0]["key_id"], keys.audit.key_id);
+}
+
+/// Bootstrap the first admin on the server's data directory with the CLI
+/// (beside the running server), then create and log in one operator per
+/// role through the API. Returns the clients, in [`ROLES`] order.
+async fn operators(server: &TestServer, home: &std::path::Path) -> Vec<(Role, Client)> {
+    let cli = Cli::new(home, "root", &server.url);
+    let data = server.data.path().to_str().expect("utf-8 path");
+    cli.ok(&["admin", "bootstrap", "--data", data, "--name", "root"])
+        .await;
+    let mut admin = server.client();
+    admin
+        .operator_login(OperatorLoginRequest {
+            name: "root".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .expect("admin login");
+    let mut out = Vec::new();
+    for role in ROLES {
+        let name = format!("op-{}", role_code(role).replace('_', "-"));
+        admin
+            .add_operator(NewOperatorRequest {
+                name: name.clone(),
+                role,
+                password: PASSWORD.into(),
+            })
+            .await
+            .expect("add operator");
+        let mut c = server.client();
+        c.operator_login(OperatorLoginRequest {
+            name,
+            password: PASSWORD.into(),
+        })
+        .await
+        .expect("operator login");
+        out.push((role, c));
+    }
+    out
+}
+
+/// Every operator endpoint, with a body that gets past authentication and
+/// the permission it requires. Add each new operator route here: the test
+/// below then checks it against the role matrix.
+const ENDPOINTS: &[(&str, &str, &str, Permission)] = &[
+    (
+        "POST",
+        "/v1/admin/operators",
+        r#"{"name":"matrix-probe","role":"support","password":"long enough password"}"#,
+        Permission::ManageOperators,
+    ),
+    (
+        "GET",
+        "/v1/admin/operators",
+        "",
+        Permission::ManageOperators,
+    ),
+    (
+        "GET",
+        "/v1/admin/users/alice?reason=customer_support&ticket=T-1",
+        "",
+        Permission::ViewAccountMetadata,
+    ),
+    (
+        "GET",
+        "/v1/admin/users/alice/messages?reason=legal_request&ticket=T-2",
+        "",
+        Permission::RequestContentAccess,
+    ),
+    (
+        "POST",
+        "/v1/admin/content-access",
+        r#"{"username":"alice","reason":"legal_request","ticket":"T-3"}"#,
+        Permission::RequestContentAccess,
+    ),
+    (
+        "POST",
+        "/v1/admin/content-access/0190a3f2-7c1e-7d4b-9b1a-6f2b3c4d5e6f/approve",
+        "",
+        Permission::ApproveContentAccess,
+    ),
+    ("GET", "/v1/audit/entries", "", Permission::ReadAuditLog),
+    ("GET", "/v1/audit/checkpoints", "", Permission::ReadAuditLog),
+    (
+        "POST",
+        "/v1/admin/third-parties",
+        r#"{"name":"matrix-probe","contact":"c","purpose":"p","categories":["message.text"],"legal_basis":"consent","retention":"r","url":"https://probe.example/"}"#,
+        Permission::ManageThirdParties,
+    ),
+    (
+        "GET",
+        "/v1/admin/third-parties",
+        "",
+        Permission::ManageThirdParties,
+    ),
+    (
+        "GET",
+        "/v1/admin/third-parties/dead-letters",
+        "",
+        Permission::ManageThirdParties,
+    ),
+    (
+        "POST",
+        "/v1/admin/disclosures",
+        r#"{"user":"alice","authority":"A","case_ref":"C","scope":["profile"]}"#,
+        Permission::RecordDisclosure,
+    ),
+];
+
+#[tokio::test]
+async fn every_operator_endpoint_follows_the_role_matrix() {
+    let server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let staff = operators(&server, home.path()).await;
+    let user = common::user(&server, "alice").await;
+    let http = common::http_client(None);
+    let call = |method: &str, path: &str, body: &str, token: Option<&str>| {
+        let mut req = http.request(
+            method.parse().expect("method"),
+            format!("{}{path}", server.url),
+        );
+        if !body.is_empty() {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        async move {
+            let resp = req.send().await.expect("send");
+            let status = resp.status().as_u16();
+            // A refusal by the role matrix says which permission is missing;
+            // other 403s (no approval yet) are the endpoint's own rules.
+            let by_role =
+                status == 403 && resp.text().await.unwrap_or_default().contains("permission");
+            (status, by_role)
+        }
+    };
+    for (method, path, body, permission) in ENDPOINTS {
+        assert_eq!(
+            call(method, path, body, None).await.0,
+            401,
+            "{method} {path} without a token"
+        );
+        assert_eq!(
+            call(method, path, body, user.token()).await.0,
+            401,
+            "{method} {path} with an end-user token"
+        );
+        for (role, client) in &staff {
+            let (status, by_role) = call(method, path, body, client.token()).await;
+            if permission.granted_to(*role) {
+                assert!(
+                    status != 401 && !by_role,
+                    "{method} {path} as {role:?}: {status}, but the matrix allows it"
+                );
+            } else {
+                assert!(
+                    by_role,
+                    "{method} {path} as {role:?}: {status}, but the matrix forbids it"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn operators_log_in_with_the_cli_and_bootstrap_happens_once() {
+    let server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let cli = Cli::new(home.path(), "root", &server.url);
+    let data = server.data.path().to_str().expect("utf-8 path");
+    cli.ok(&["admin", "bootstrap", "--data", data]).await;
+    let again = cli.run(&["admin", "bootstrap", "--data", data]).await;
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).starts_with("error: conflict: "));
+
+    cli.ok(&["admin", "login", "admin"]).await;
+    let out = cli
+        .ok(&[
+            "admin", "operator", "add", "sam", "--role", "support", "--json",
+        ])
+        .await;
+    let created: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(created["role"], "support");
+    assert_eq!(created.get("password"), None, "came from $ORIOLE_PASSWORD");
+    let bad = cli
+        .run(&["admin", "operator", "add", "kim", "--role", "root"])
+        .await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).starts_with("error: invalid_input: "));
+
+    // The support operator may not manage operators.
+    let sam = Cli::new(home.path(), "sam", &server.url);
+    sam.ok(&["admin", "login", "sam"]).await;
+    let refused = sam.run(&["admin", "operator", "list"]).await;
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).starts_with("error: forbidden: "),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let listed = cli.ok(&["admin", "operator", "list", "--json"]).await;
+    assert_eq!(listed.lines().count(), 2);
+
+    // A user's token is not an operator token, and a user login is not an
+    // operator login.
+    let wrong = Cli::new(home.path(), "nobody", &server.url);
+    let out = wrong.run(&["admin", "login", "nobody"]).await;
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: unauthorized: "));
+}
+
+/// Lines of an export, and a copy with `change` applied, written to `name`.
+fn tampered(
+    dir: &std::path::Path,
+    export: &str,
+    name: &str,
+    change: impl FnOnce(&mut Vec<String>),
+) -> String {
+    let mut lines: Vec<String> = export.lines().map(str::to_owned).collect();
+    change(&mut lines);
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+    path.to_str().expect("utf-8").to_owned()
+}
+
+/// The index of the export line holding entry `seq`.
+fn line_of(lines: &[String], seq: u64) -> usize {
+    lines
+        .iter()
+        .position(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .is_ok_and(|v| v["type"] == "entry" && v["seq"] == seq)
+        })
+        .unwrap_or_else(|| panic!("entry {seq} not in the export"))
+}
+
+#[tokio::test]
+async fn the_audit_log_is_sealed_exported_and_tampering_is_named() {
+    let mut server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let dir = home.path();
+    let root = Cli::new(dir, "root", &server.url);
+    let data = server.data.path().to_str().expect("utf-8").to_owned();
+    root.ok(&["admin", "bootstrap", "--data", &data, "--name", "root"])
+        .await;
+    root.ok(&["admin", "login", "root"]).await;
+    root.ok(&["admin", "operator", "add", "audra", "--role", "auditor"])
+        .await;
+    let mut alice = common::user(&server, "alice").await;
+    let mut wrong = server.client();
+    let failed = wrong
+        .login(oriole_proto::LoginRequest {
+            username: "alice".into(),
+            password: "not her password".into(),
+            ..Default::default()
+        })
+        .await;
+    assert!(failed.is_err());
+    alice.logout().await.expect("logout");
+
+    // Shutdown seals the log; the restarted server goes on from its head.
+    server.stop().await;
+    server.restart().await;
+    let auditor = Cli::new(dir, "audra", &server.url);
+    auditor.ok(&["admin", "login", "audra"]).await;
+    let out = auditor.ok(&["audit", "verify", "--json"]).await;
+    let report: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(report["sealed_through"], 5, "{report}");
+    assert!(
+        report["unsealed_tail"].as_u64() >= Some(1),
+        "the auditor's login: {report}"
+    );
+    // The local check agrees, with the key from the local key store.
+    let local = auditor
+        .ok(&["audit", "verify", "--data", &data, "--json"])
+        .await;
+    let local: serde_json::Value = serde_json::from_str(local.trim()).expect("json");
+    assert_eq!(local["sealed_through"], report["sealed_through"]);
+
+    // Support may not read the log.
+    let root = Cli::new(dir, "root", &server.url);
+    root.ok(&["admin", "operator", "add", "sam", "--role", "support"])
+        .await;
+    let sam = Cli::new(dir, "sam", &server.url);
+    sam.ok(&["admin", "login", "sam"]).await;
+    let refused = sam.run(&["audit", "verify"]).await;
+    assert!(String::from_utf8_lossy(&refused.stderr).starts_with("error: forbidden: "));
+
+    let file = dir.join("audit.jsonl");
+    let file = file.to_str().expect("utf-8").to_owned();
+    auditor.ok(&["audit", "export", "-o", &file]).await;
+    let keys = dir.join("keys");
+    auditor
+        .ok(&["public-keys", "-o", keys.to_str().expect("utf-8")])
+        .await;
+    let key = keys.join("audit.pub");
+    let key = key.to_str().expect("utf-8").to_owned();
+    // Offline: no server needed.
+    server.stop().await;
+    let offline = Cli::new(dir, "offline", "http://127.0.0.1:9");
+    offline
+        .ok(&["audit", "verify", "--file", &file, "--public-key", &key])
+        .await;
+    let export = std::fs::read_to_string(&file).expect("read export");
+    let verify = |path: String| {
+        let offline = &offline;
+        let key = key.clone();
+        async move {
+            let out = offline
+                .run(&["audit", "verify", "--file", &path, "--public-key", &key])
+                .await;
+            assert_eq!(out.status.code(), Some(1), "tampering went unnoticed");
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        }
+    };
+
+    // Edit a byte of entry 3 (its time): its hash no longer matches.
+    let edited = tampered(dir, &export, "edited.jsonl", |lines| {
+        let i = line_of(lines, 3);
+        lines[i] = lines[i].replacen("\"time\":1", "\"time\":2", 1);
+    });
+    let err = verify(edited).await;
+    assert!(err.contains("entry 3"), "{err}");
+    // Delete entry 4: entry 5 is found in its place.
+    let deleted = tampered(dir, &export, "deleted.jsonl", |lines| {
+        lines.remove(line_of(lines, 4));
+    });
+    let err = verify(deleted).await;
+    assert!(err.contains("entry 4"), "{err}");
+    // Swap entries 2 and 3.
+    let swapped = tampered(dir, &export, "swapped.jsonl", |lines| {
+        let (a, b) = (line_of(lines, 2), line_of(lines, 3));
+        lines.swap(a, b);
+    });
+    let err = verify(swapped).await;
+    assert!(err.contains("entry 2"), "{err}");
+    // Cut the tail after entry 2.
+    let cut = tampered(dir, &export, "cut.jsonl", |lines| {
+        let keep = line_of(lines, 2) + 1;
+        lines.truncate(keep);
+    });
+    let err = verify(cut).await;
+    assert!(err.contains("cut short"), "{err}");
+}
+
+#[tokio::test]
+async fn justified_access_is_refused_without_a_reason_and_shown_to_the_user() {
+    let server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let dir = home.path();
+    let root = Cli::new(dir, "root", &server.url);
+    let data = server.data.path().to_str().expect("utf-8").to_owned();
+    root.ok(&["admin", "bootstrap", "--data", &data, "--name", "root"])
+        .await;
+    root.ok(&["admin", "login", "root"]).await;
+    for (name, role) in [
+        ("sam", "support"),
+        ("pat", "privacy_officer"),
+        ("quinn", "privacy_officer"),
+    ] {
+        root.ok(&["admin", "operator", "add", name, "--role", role])
+            .await;
+    }
+    let alice = common::user(&server, "alice").await;
+    let bob = common::user(&server, "bob").await;
+    bob.send_text("alice", "the secret plan")
+        .await
+        .expect("send");
+    let alice_cli = Cli::new(dir, "alice", &server.url);
+    alice_cli.ok(&["login", "alice"]).await;
+
+    let sam = Cli::new(dir, "sam", &server.url);
+    sam.ok(&["admin", "login", "sam"]).await;
+    // Refused without a reason or a ticket, or with an unknown reason:
+    // nothing is read, nothing is shown to Alice.
+    for args in [
+        &["admin", "user", "show", "alice"][..],
+        &[
+            "admin",
+            "user",
+            "show",
+            "alice",
+            "--reason",
+            "customer_support",
+        ][..],
+        &["admin", "user", "show", "alice", "--ticket", "T-9"][..],
+        &[
+            "admin",
+            "user",
+            "show",
+            "alice",
+            "--reason",
+            "curiosity",
+            "--ticket",
+            "T-9",
+        ][..],
+    ] {
+        let out = sam.run(args).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: invalid_input: "));
+    }
+    let http = common::http_client(None);
+    let status = http
+        .get(format!("{}/v1/admin/users/alice", server.url))
+        .bearer_auth(server_token(&sam))
+        .send()
+        .await
+        .expect("send")
+        .status();
+    assert_eq!(status, 400, "the API refuses a reason-less access too");
+    assert_eq!(alice.access_log().await.expect("log"), vec![]);
+
+    let shown = sam
+        .ok(&[
+            "admin",
+            "user",
+            "show",
+            "alice",
+            "--reason",
+            "customer_support",
+            "--ticket",
+            "T-42",
+            "--json",
+        ])
+        .await;
+    let view: serde_json::Value = serde_json::from_str(shown.trim()).expect("json");
+    assert_eq!(view["username"], "alice");
+    assert!(!shown.contains("secret plan"), "support never sees content");
+
+    // Content: support may not; a privacy officer needs another's approval.
+    let pat = operator_client(&server, "pat").await;
+    let quinn = operator_client(&server, "quinn").await;
+    let refused = pat
+        .admin_user_messages("alice", "legal_request", "CASE-7")
+        .await
+        .expect_err("no approval yet");
+    assert_eq!(refused.code(), "forbidden");
+    let grant = pat
+        .request_content_access(oriole_proto::ContentAccessRequest {
+            username: "alice".into(),
+            reason: oriole_proto::ReasonCode::LegalRequest,
+            ticket: "CASE-7".into(),
+        })
+        .await
+        .expect("request");
+    let own = pat
+        .approve_content_access(&grant.grant_id)
+        .await
+        .expect_err("two-person rule");
+    assert_eq!(own.code(), "forbidden");
+    assert!(pat
+        .admin_user_messages("alice", "legal_request", "CASE-7")
+        .await
+        .is_err());
+    quinn
+        .approve_content_access(&grant.grant_id)
+        .await
+        .expect("approve");
+    let events = pat
+        .admin_user_messages("alice", "legal_request", "CASE-7")
+        .await
+        .expect("approved access");
+    assert_eq!(common::texts(&events), ["the secret plan"]);
+
+    // Alice sees exactly the two accesses made to her data: when, the role,
+    // the reason, the categories; never who.
+    let log = alice.access_log().await.expect("log");
+    let summary: Vec<(&str, &str, Option<&str>, Vec<&str>)> = log
+        .iter()
+        .map(|a| {
+            (
+                a.role.as_str(),
+                a.reason.as_str(),
+                a.ticket.as_deref(),
+                a.categories.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "support",
+                "customer_support",
+                Some("T-42"),
+                vec!["identity", "device"]
+            ),
+            (
+                "privacy_officer",
+                "legal_request",
+                Some("CASE-7"),
+                vec!["content"]
+            ),
+        ]
+    );
+    assert_eq!(bob.access_log().await.expect("log"), vec![]);
+    let printed = alice_cli.ok(&["me", "access-log"]).await;
+    assert_eq!(printed.lines().count(), 2, "{printed}");
+    for name in ["sam", "pat", "quinn"] {
+        assert!(
+            !printed.contains(name),
+            "the log names no operator: {printed}"
+        );
+    }
+}
+
+/// An SDK client logged in as operator `name`.
+async fn operator_client(server: &TestServer, name: &str) -> Client {
+    let mut c = server.client();
+    c.operator_login(OperatorLoginRequest {
+        name: name.into(),
+        password: PASSWORD.into(),
+    })
+    .await
+    .expect("operator login");
+    c
+}
+
+/// The operator token a CLI profile holds.
+fn server_token(cli: &Cli) -> String {
+    let profile: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cli.profile).expect("profile"))
+            .expect("json");
+    profile["operator_token"]
+        .as_str()
+        .expect("token")
+        .to_owned()
 }

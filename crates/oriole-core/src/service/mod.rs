@@ -1,15 +1,17 @@
 //! The services: one `Oriole` value holds the ports and the configuration;
 //! its methods (split by area into submodules) are what handlers call.
 
+mod access;
 mod accounts;
 mod consent;
-mod groups;
 mod disclosure;
+mod groups;
 mod messaging;
 mod policy;
 mod retention;
 mod rights;
 mod sharing;
+mod staff;
 
 pub use rights::{
     section_items, verify_receipt, ExportJob, ReceiptError, EXPORT_FORMAT, NOT_PER_ACCOUNT,
@@ -19,6 +21,8 @@ pub use rights::{
 pub use sharing::{AfterFailure, OutgoingWebhook};
 
 use std::sync::Arc;
+
+pub use access::Justification;
 
 use oriole_crypto::{PasswordCost, PasswordHashString};
 

@@ -2,6 +2,7 @@
 //! WebSocket endpoint and the middleware stack.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod consent;
 pub mod groups;
@@ -104,6 +105,28 @@ pub fn router<S: Store>(state: SharedState<S>) -> Router {
             post(consent::accept_policy::<S>),
         )
         .route("/v1/keys", get(audit::public_keys::<S>))
+        .route("/v1/audit/entries", get(audit::entries::<S>))
+        .route("/v1/audit/checkpoints", get(audit::checkpoints::<S>))
+        .route("/v1/admin/sessions", post(admin::login::<S>))
+        .route("/v1/admin/sessions/current", delete(admin::logout::<S>))
+        .route(
+            "/v1/admin/operators",
+            post(admin::add_operator::<S>).get(admin::list_operators::<S>),
+        )
+        .route("/v1/admin/users/{username}", get(admin::user_show::<S>))
+        .route(
+            "/v1/admin/users/{username}/messages",
+            get(admin::user_messages::<S>),
+        )
+        .route(
+            "/v1/admin/content-access",
+            post(admin::content_access_request::<S>),
+        )
+        .route(
+            "/v1/admin/content-access/{grant_id}/approve",
+            post(admin::content_access_approve::<S>),
+        )
+        .route("/v1/me/access-log", get(audit::access_log::<S>))
         // REST only: a WebSocket session outlives its upgrade request.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -18,6 +18,8 @@ use super::Ctx;
 pub enum MeCommand {
     /// Everything Oriole holds about me, section by section
     Show,
+    /// Who on the staff looked at my data, when, in which role and why
+    AccessLog,
     /// Correct my profile ("" removes a value)
     #[command(group(
         clap::ArgGroup::new("fields")
@@ -52,6 +54,7 @@ pub enum MeCommand {
 pub async fn run(ctx: &mut Ctx, command: MeCommand) -> Result<(), CliError> {
     match command {
         MeCommand::Show => show(ctx).await,
+        MeCommand::AccessLog => super::staff::access_log(ctx).await,
         MeCommand::Update {
             display_name,
             phone,

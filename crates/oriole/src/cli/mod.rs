@@ -2,6 +2,7 @@
 //! end-user commands that drive the SDK (`oriole_client`).
 
 mod account;
+mod audit;
 mod error;
 mod groups;
 mod keys;
@@ -11,6 +12,7 @@ mod output;
 mod privacy;
 mod profile;
 pub mod sharing;
+pub mod staff;
 
 use std::path::PathBuf;
 
@@ -122,6 +124,9 @@ pub enum Command {
     /// Operator commands
     #[command(subcommand)]
     Admin(crate::admin::AdminCommand),
+    /// Verify, export and report on the tamper-evident audit log
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -275,10 +280,11 @@ impl Ctx {
 pub async fn run(global: GlobalArgs, command: Command) -> Result<(), CliError> {
     let mut ctx = Ctx::new(global)?;
     match command {
-        Command::Serve(_) | Command::Admin(_) => Err(CliError::new(
+        Command::Serve(_) => Err(CliError::new(
             "internal",
-            "`serve` and `admin` are dispatched by main, not here",
+            "`serve` is dispatched by main, not here",
         )),
+        Command::Admin(command) => staff::run(&mut ctx, command).await,
         Command::Register(args) => account::register(&mut ctx, args).await,
         Command::Login(args) => account::login(&mut ctx, args).await,
         Command::Logout => account::logout(&mut ctx).await,
@@ -294,6 +300,7 @@ pub async fn run(global: GlobalArgs, command: Command) -> Result<(), CliError> {
             me::verify(&ctx, &file, public_key.as_deref()).await
         }
         Command::PublicKeys { dir } => keys::public_keys(&ctx, &dir).await,
+        Command::Audit(command) => audit::run(&ctx, command).await,
         Command::Devices { action: None } => account::devices(&ctx).await,
         Command::Devices {
             action: Some(DevicesCommand::Revoke { device_id }),

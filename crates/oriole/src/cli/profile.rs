@@ -29,6 +29,12 @@ pub struct Profile {
     /// The highest inbox seq already shown by `sync` or `listen`.
     #[serde(default)]
     pub cursor: u64,
+    /// The operator logged in with `oriole admin login`, and their token:
+    /// kept apart from the end-user session, for `oriole admin ...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_token: Option<String>,
 }
 
 impl std::fmt::Debug for Profile {
@@ -41,6 +47,11 @@ impl std::fmt::Debug for Profile {
             .field("device_id", &self.device_id)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("cursor", &self.cursor)
+            .field("operator_name", &self.operator_name)
+            .field(
+                "operator_token",
+                &self.operator_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -145,6 +156,8 @@ mod tests {
             device_id: Some("d1".into()),
             token: Some("ori_secret".into()),
             cursor: 42,
+            operator_name: Some("root".into()),
+            operator_token: Some("ori_operator".into()),
         }
     }
 

@@ -81,7 +81,9 @@ pub static SECTIONS: &[Section] = &[
     (
         "access_log",
         "The audit log's entries about you: logins, staff access, your requests",
-        &["audit.entry"],
+        // Staff requests for and approvals of access to your messages are
+        // audited with you as subject, so they show here too.
+        &["audit.entry", "staff_access.content_grant"],
     ),
     (
         "exports",

@@ -1,0 +1,219 @@
+//! `oriole admin ...` commands that go through the server's API with the
+//! operator token kept in the profile (`oriole admin login`). Commands that
+//! work on the local data directory are in `crate::admin`.
+
+use clap::Subcommand;
+use oriole_client::Client;
+use oriole_proto::{NewOperatorRequest, OperatorInfo, OperatorLoginRequest};
+
+use super::account::password;
+use super::error::CliError;
+use super::Ctx;
+use crate::admin::AdminCommand;
+
+#[derive(Subcommand, Debug)]
+pub enum OperatorCommand {
+    /// Create an operator; the initial password comes from
+    /// $ORIOLE_PASSWORD, else one is generated and printed once
+    Add {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// admin, support, auditor or privacy_officer
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+    },
+    /// List operator accounts
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// A user's account metadata (never message content); needs a reason
+    /// code and a ticket, and the user sees the access in their access log
+    Show {
+        #[arg(value_name = "USER")]
+        user: String,
+        /// customer_support, legal_request, security_incident or abuse_report
+        #[arg(long, value_name = "CODE")]
+        reason: Option<String>,
+        #[arg(long, value_name = "REF")]
+        ticket: Option<String>,
+    },
+}
+
+/// Run an API-backed admin command.
+pub async fn run(ctx: &mut Ctx, command: AdminCommand) -> Result<(), CliError> {
+    match command {
+        AdminCommand::Login { name } => login(ctx, &name).await,
+        AdminCommand::Logout => logout(ctx).await,
+        AdminCommand::Operator(OperatorCommand::Add { name, role }) => {
+            add_operator(ctx, &name, &role).await
+        }
+        AdminCommand::Operator(OperatorCommand::List) => list_operators(ctx).await,
+        AdminCommand::ThirdParty(command) => super::sharing::admin(ctx, command).await,
+        AdminCommand::User(UserCommand::Show {
+            user,
+            reason,
+            ticket,
+        }) => show_user(ctx, &user, reason.as_deref(), ticket.as_deref()).await,
+        AdminCommand::Disclosure(command) => super::sharing::disclosure(ctx, command).await,
+        local => Err(CliError::new(
+            "internal",
+            format!("{local:?} works on the local data directory and is run by main"),
+        )),
+    }
+}
+
+impl Ctx {
+    /// A client with the profile's operator session; an error when no
+    /// operator is logged in.
+    pub(crate) fn operator(&self) -> Result<Client, CliError> {
+        let token = self.profile.operator_token.clone().ok_or_else(|| {
+            CliError::new(
+                "unauthorized",
+                format!(
+                    "no operator session in {}; run `oriole admin login NAME`",
+                    self.profile_path.display()
+                ),
+            )
+        })?;
+        Ok(self.anonymous()?.with_token(token))
+    }
+}
+
+fn operator_line(op: &OperatorInfo) -> String {
+    let role = serde_json::to_value(op.role)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!("{} ({role}, id {})", op.name, op.operator_id)
+}
+
+async fn login(ctx: &mut Ctx, name: &str) -> Result<(), CliError> {
+    let password = password(false)?;
+    let mut client = ctx.anonymous()?;
+    let session = client
+        .operator_login(OperatorLoginRequest {
+            name: name.to_owned(),
+            password,
+        })
+        .await?;
+    ctx.profile.server = Some(ctx.server.clone());
+    ctx.profile.operator_name = Some(session.operator.name.clone());
+    ctx.profile.operator_token = Some(session.token.clone());
+    ctx.save()?;
+    ctx.out.emit(&session.operator, || {
+        format!("logged in as operator {}", operator_line(&session.operator))
+    })
+}
+
+async fn logout(ctx: &mut Ctx) -> Result<(), CliError> {
+    let mut client = ctx.operator()?;
+    client.operator_logout().await?;
+    ctx.profile.operator_name = None;
+    ctx.profile.operator_token = None;
+    ctx.save()?;
+    ctx.out.note("operator logged out")
+}
+
+async fn add_operator(ctx: &Ctx, name: &str, role: &str) -> Result<(), CliError> {
+    let role =
+        oriole_core::staff::parse_role(role).map_err(|e| CliError::new("invalid_input", e.0))?;
+    let (password, generated) = match std::env::var("ORIOLE_PASSWORD") {
+        Ok(p) => (p, false),
+        Err(_) => (
+            oriole_crypto::SessionToken::generate().expose().to_owned(),
+            true,
+        ),
+    };
+    let created = ctx
+        .operator()?
+        .add_operator(NewOperatorRequest {
+            name: name.to_owned(),
+            role,
+            password: password.clone(),
+        })
+        .await?;
+    if ctx.out.is_json() {
+        let mut value =
+            serde_json::to_value(&created).map_err(|e| CliError::new("internal", e.to_string()))?;
+        if generated {
+            value["password"] = serde_json::Value::from(password);
+        }
+        return ctx.out.emit(&value, String::new);
+    }
+    ctx.out
+        .note(&format!("created operator {}", operator_line(&created)))?;
+    if generated {
+        ctx.out
+            .note(&format!("password (shown once; keep it safe): {password}"))?;
+    }
+    Ok(())
+}
+
+async fn list_operators(ctx: &Ctx) -> Result<(), CliError> {
+    for op in ctx.operator()?.operators().await? {
+        ctx.out.emit(&op, || operator_line(&op))?;
+    }
+    Ok(())
+}
+
+async fn show_user(
+    ctx: &Ctx,
+    user: &str,
+    reason: Option<&str>,
+    ticket: Option<&str>,
+) -> Result<(), CliError> {
+    // The server refuses a missing reason or ticket too; refusing here
+    // first says which flag is missing.
+    let reason = reason.ok_or_else(|| {
+        CliError::new(
+            "invalid_input",
+            "--reason CODE is required: customer_support, legal_request, security_incident \
+             or abuse_report",
+        )
+    })?;
+    let ticket =
+        ticket.ok_or_else(|| CliError::new("invalid_input", "--ticket REF is required"))?;
+    let view = ctx.operator()?.admin_user(user, reason, ticket).await?;
+    ctx.out.emit(&view, || {
+        let mut lines = vec![
+            format!("user {} (id {})", view.username, view.user_id),
+            format!("created {}", super::output::format_time(view.created_at)),
+        ];
+        if let Some(phone) = &view.phone {
+            lines.push(format!("phone {}", super::output::clean(phone)));
+        }
+        if let Some(email) = &view.email {
+            lines.push(format!("email {}", super::output::clean(email)));
+        }
+        for d in &view.devices {
+            lines.push(format!("device {}", super::output::device_line(d)));
+        }
+        lines.join("\n")
+    })
+}
+
+/// `oriole me access-log`: every staff access to my data.
+pub async fn access_log(ctx: &Ctx) -> Result<(), CliError> {
+    let log = ctx.client()?.access_log().await?;
+    if log.is_empty() {
+        ctx.out.note("no staff member has accessed your data")?;
+    }
+    for a in &log {
+        ctx.out.emit(a, || {
+            format!(
+                "{}  {}  reason {}{}  {}",
+                super::output::format_time(a.time),
+                a.role,
+                a.reason,
+                a.ticket
+                    .as_deref()
+                    .map(|t| format!(" (ticket {t})"))
+                    .unwrap_or_default(),
+                a.categories.join(", ")
+            )
+        })?;
+    }
+    Ok(())
+}
