@@ -66,3 +66,38 @@ impl Client {
         Ok(total)
     }
 }
+
+/// Support-assisted requests, with an operator's token.
+impl Client {
+    /// `POST /v1/admin/dsars`.
+    pub async fn open_dsar(
+        &self,
+        req: &oriole_proto::OpenDsar,
+    ) -> Result<oriole_proto::DsarInfo, ClientError> {
+        self.call(self.request(Method::POST, &["admin", "dsars"])?.json(req))
+            .await
+    }
+
+    /// `GET /v1/admin/dsars[?overdue=true]`.
+    pub async fn dsars(&self, overdue: bool) -> Result<Vec<oriole_proto::DsarInfo>, ClientError> {
+        let mut req = self.request(Method::GET, &["admin", "dsars"])?;
+        if overdue {
+            req = req.query(&[("overdue", "true")]);
+        }
+        let list: oriole_proto::DsarList = self.call(req).await?;
+        Ok(list.requests)
+    }
+
+    /// `POST /v1/admin/dsars/{id}/complete`.
+    pub async fn complete_dsar(
+        &self,
+        id: &str,
+        req: &oriole_proto::CompleteDsar,
+    ) -> Result<oriole_proto::DsarCompletion, ClientError> {
+        self.call(
+            self.request(Method::POST, &["admin", "dsars", id, "complete"])?
+                .json(req),
+        )
+        .await
+    }
+}

@@ -243,6 +243,39 @@ pub static INVENTORY: &[DataItem] = &[
         },
     },
     DataItem {
+        id: "support.data_request",
+        description: "Requests support opened for you to export, correct or delete your data: \
+                      the kind, the ticket, how your identity was checked, which operator \
+                      opened and completed it (pseudonymous), the deadline and when it was done",
+        category: Usage,
+        fields: &[
+            "data_requests.user_id",
+            "data_requests.subject",
+            "data_requests.kind",
+            "data_requests.ticket",
+            "data_requests.identity_check",
+            "data_requests.opened_by",
+            "data_requests.opened_at",
+            "data_requests.due_at",
+            "data_requests.completed_at",
+            "data_requests.completed_by",
+        ],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::LegalObligation,
+        necessity: Necessity::Necessary,
+        retention: Retention {
+            description: "Kept after the account is deleted, under its pseudonym, to show the \
+                          request was met",
+            days: None,
+        },
+        visible_to: &[Support, PrivacyOfficer, Auditor],
+        recipients: &[],
+        protection: Protection::Clear {
+            justification: "Pseudonymous ids, codes, a ticket reference and times; the identity \
+                            check is a description of the method, not the evidence",
+        },
+    },
+    DataItem {
         id: "account.password_hash",
         description: "A hash of your password, to check it at login",
         category: Security,
@@ -779,6 +812,10 @@ pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
     NonPersonalColumn {
         field: "inbox_heads.head",
         reason: "Newest sequence number of an inbox",
+    },
+    NonPersonalColumn {
+        field: "data_requests.id",
+        reason: "Random UUIDv7 primary key",
     },
     NonPersonalColumn {
         field: "profile_corrections.id",

@@ -214,3 +214,56 @@ pub struct ReceiptGiven {
     pub kind: oriole_proto::ReceiptKind,
     pub at: Timestamp,
 }
+
+/// What a data-subject request asks support to do for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DsarKind {
+    Export,
+    Delete,
+    Correct,
+}
+
+impl DsarKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DsarKind::Export => "export",
+            DsarKind::Delete => "delete",
+            DsarKind::Correct => "correct",
+        }
+    }
+}
+
+impl FromStr for DsarKind {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "export" => Ok(DsarKind::Export),
+            "delete" => Ok(DsarKind::Delete),
+            "correct" => Ok(DsarKind::Correct),
+            _ => Err(InvalidValue(format!(
+                "unknown request kind `{s}`; use export, delete or correct"
+            ))),
+        }
+    }
+}
+
+/// A data-subject request as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DsarRecord {
+    pub id: uuid::Uuid,
+    /// `None` once the account is deleted.
+    pub user: Option<UserId>,
+    /// The audit pseudonym of the user.
+    pub subject: String,
+    pub kind: DsarKind,
+    pub ticket: String,
+    /// How support verified the requester's identity (free text, no
+    /// personal data expected: e.g. "answered security questions").
+    pub identity_check: String,
+    /// Operator pseudonyms.
+    pub opened_by: String,
+    pub opened_at: Timestamp,
+    pub due_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
+    pub completed_by: Option<String>,
+}

@@ -13,7 +13,7 @@ use crate::domain::{
     MessageId, Phone, Timestamp, UserId, Username,
 };
 use crate::rights::{
-    AccountErasure, CorrectionRecord, DisplayName, ErasureSummary, MessageCounts,
+    AccountErasure, CorrectionRecord, DisplayName, DsarRecord, ErasureSummary, MessageCounts,
     ProfileCorrection, ReceiptGiven,
 };
 use crate::signing::{KeyPurpose, SigningKey};
@@ -383,4 +383,15 @@ pub trait Store:
         after: Option<&ReceiptGiven>,
         limit: u32,
     ) -> StoreResult<Vec<ReceiptGiven>>;
+    async fn insert_data_request(&self, request: &DsarRecord) -> StoreResult<()>;
+    /// Requests, oldest first: every one, or only those of `user`.
+    async fn data_requests(&self, user: Option<UserId>) -> StoreResult<Vec<DsarRecord>>;
+    async fn data_request(&self, id: uuid::Uuid) -> StoreResult<Option<DsarRecord>>;
+    /// Mark a request completed; `false` when it already was.
+    async fn complete_data_request(
+        &self,
+        id: uuid::Uuid,
+        at: Timestamp,
+        by: &str,
+    ) -> StoreResult<bool>;
 }

@@ -133,3 +133,64 @@ pub fn receipt_message(receipt: &DeletionReceipt) -> Vec<u8> {
     message.extend(serde_json::to_vec(receipt).unwrap_or_default());
     message
 }
+
+/// `POST /v1/admin/dsars`: support opens a request for a user.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenDsar {
+    pub user: String,
+    /// `export`, `delete` or `correct`.
+    pub kind: String,
+    pub ticket: String,
+    /// How the requester's identity was verified (a description of the
+    /// method, e.g. "login to the app and a code sent to the phone").
+    pub identity_check: String,
+}
+
+/// A data-subject request (`GET /v1/admin/dsars`, and the user's own view).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DsarInfo {
+    pub dsar_id: String,
+    /// Absent once the account is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    pub subject: String,
+    pub kind: String,
+    pub ticket: String,
+    pub identity_check: String,
+    pub opened_by: String,
+    pub opened_at: i64,
+    pub due_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_by: Option<String>,
+    /// Open past its deadline.
+    pub overdue: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DsarList {
+    pub requests: Vec<DsarInfo>,
+}
+
+/// `POST /v1/admin/dsars/{id}/complete`: for a `correct` request, the new
+/// values (as in `PATCH /v1/me`); nothing for the others.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteDsar {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction: Option<UpdateProfile>,
+}
+
+/// What completing a request did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DsarCompletion {
+    pub request: DsarInfo,
+    /// For `delete`: the signed receipt, for support to give the user (the
+    /// server keeps no copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<SignedReceipt>,
+    /// What was done, in words.
+    pub outcome: String,
+}

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    accounts, admin, audit, consent, groups, me, messages, meta, privacy, sharing,
+    accounts, admin, audit, consent, dsar, groups, me, messages, meta, privacy, sharing,
 };
 use crate::ws;
 
@@ -29,6 +29,9 @@ use crate::ws;
         me::data,
         me::delete,
         me::export,
+        dsar::open,
+        dsar::list,
+        dsar::complete,
         messages::send,
         messages::sync,
         messages::receipt,

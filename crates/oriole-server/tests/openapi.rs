@@ -55,6 +55,8 @@ fn every_route_is_documented() {
         "/v1/privacy/inventory",
         "/v1/me/data",
         "/v1/me/export",
+        "/v1/admin/dsars",
+        "/v1/admin/dsars/{id}/complete",
         "/v1/keys",
         "/v1/audit/entries",
         "/v1/audit/checkpoints",
@@ -84,5 +86,5 @@ fn every_route_is_documented() {
             "{path} is not in the OpenAPI document"
         );
     }
-    assert_eq!(paths.len(), 45, "{paths:?}");
+    assert_eq!(paths.len(), 47, "{paths:?}");
 }

@@ -33,3 +33,25 @@ CREATE TABLE username_quarantine (
 
 -- The receipts a user gave, paged by message for the export.
 CREATE INDEX receipts_given ON receipts (user_id, message_id, kind);
+
+-- Data-subject requests opened by support for a user (PRIVACY.md P12): what
+-- was asked, under which ticket, how the requester's identity was checked,
+-- by whom (operator pseudonym), and the deadline. `user_id` goes NULL when
+-- the account is deleted; `subject` (the audit pseudonym) stays, so the
+-- record of a completed deletion request survives it.
+CREATE TABLE data_requests (
+    id             TEXT PRIMARY KEY NOT NULL,
+    user_id        TEXT REFERENCES users (id) ON DELETE SET NULL,
+    subject        TEXT NOT NULL,
+    kind           TEXT NOT NULL CHECK (kind IN ('export', 'delete', 'correct')),
+    ticket         TEXT NOT NULL,
+    identity_check TEXT NOT NULL,
+    opened_by      TEXT NOT NULL,
+    opened_at      INTEGER NOT NULL,
+    due_at         INTEGER NOT NULL,
+    completed_at   INTEGER,
+    completed_by   TEXT
+);
+
+CREATE INDEX data_requests_by_user ON data_requests (user_id);
+CREATE INDEX data_requests_open ON data_requests (completed_at, due_at);

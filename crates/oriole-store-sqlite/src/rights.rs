@@ -5,8 +5,8 @@
 
 use oriole_core::domain::{DeviceId, Email, GroupId, Phone, Timestamp, UserId, Username};
 use oriole_core::rights::{
-    AccountErasure, CorrectionRecord, DisplayName, ErasureSummary, FieldChange, MessageCounts,
-    OwnedGroups, ProfileCorrection, ReceiptGiven,
+    AccountErasure, CorrectionRecord, DisplayName, DsarRecord, ErasureSummary, FieldChange,
+    MessageCounts, OwnedGroups, ProfileCorrection, ReceiptGiven,
 };
 use oriole_core::store::{DeviceRecord, StoreError, StoreResult};
 use oriole_proto::ReceiptKind;
@@ -302,6 +302,82 @@ impl SqliteStore {
                 })
             })
             .collect()
+    }
+
+    pub(crate) async fn rights_insert_data_request(&self, r: &DsarRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO data_requests (id, user_id, subject, kind, ticket, identity_check, \
+             opened_by, opened_at, due_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .bind(r.id.to_string())
+        .bind(r.user.map(|u| u.to_string()))
+        .bind(&r.subject)
+        .bind(r.kind.as_str())
+        .bind(&r.ticket)
+        .bind(&r.identity_check)
+        .bind(&r.opened_by)
+        .bind(r.opened_at.millis())
+        .bind(r.due_at.millis())
+        .execute(&self.writer)
+        .await
+        .map_err(db("insert data request"))?;
+        Ok(())
+    }
+
+    pub(crate) async fn rights_data_requests(
+        &self,
+        user: Option<UserId>,
+        id: Option<uuid::Uuid>,
+    ) -> StoreResult<Vec<DsarRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, subject, kind, ticket, identity_check, opened_by, opened_at, \
+             due_at, completed_at, completed_by FROM data_requests \
+             WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR id = ?2) \
+             ORDER BY opened_at, id",
+        )
+        .bind(user.map(|u| u.to_string()))
+        .bind(id.map(|i| i.to_string()))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db("data requests"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(DsarRecord {
+                    id: parse_stored(&col::<String>(row, "id")?, "request id")?,
+                    user: col::<Option<String>>(row, "user_id")?
+                        .map(|u| parse_stored(&u, "user id"))
+                        .transpose()?,
+                    subject: col(row, "subject")?,
+                    kind: parse_stored(&col::<String>(row, "kind")?, "request kind")?,
+                    ticket: col(row, "ticket")?,
+                    identity_check: col(row, "identity_check")?,
+                    opened_by: col(row, "opened_by")?,
+                    opened_at: Timestamp(col(row, "opened_at")?),
+                    due_at: Timestamp(col(row, "due_at")?),
+                    completed_at: col::<Option<i64>>(row, "completed_at")?.map(Timestamp),
+                    completed_by: col(row, "completed_by")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn rights_complete_data_request(
+        &self,
+        id: uuid::Uuid,
+        at: Timestamp,
+        by: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE data_requests SET completed_at = ?2, completed_by = ?3 \
+             WHERE id = ?1 AND completed_at IS NULL",
+        )
+        .bind(id.to_string())
+        .bind(at.millis())
+        .bind(by)
+        .execute(&self.writer)
+        .await
+        .map_err(db("complete data request"))?;
+        Ok(done.rows_affected() > 0)
     }
 
     fn quarantine_index(&self, name: &Username) -> String {

@@ -6,7 +6,7 @@ use oriole_core::domain::{
     UserId, Username,
 };
 use oriole_core::rights::{
-    AccountErasure, CorrectionRecord, DisplayName, ErasureSummary, MessageCounts,
+    AccountErasure, CorrectionRecord, DisplayName, DsarRecord, ErasureSummary, MessageCounts,
     ProfileCorrection, ReceiptGiven,
 };
 use oriole_core::store::{
@@ -1132,6 +1132,27 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<ReceiptGiven>> {
         self.rights_receipts_given(user, after, limit).await
+    }
+
+    async fn insert_data_request(&self, request: &DsarRecord) -> StoreResult<()> {
+        self.rights_insert_data_request(request).await
+    }
+
+    async fn data_requests(&self, user: Option<UserId>) -> StoreResult<Vec<DsarRecord>> {
+        self.rights_data_requests(user, None).await
+    }
+
+    async fn data_request(&self, id: uuid::Uuid) -> StoreResult<Option<DsarRecord>> {
+        Ok(self.rights_data_requests(None, Some(id)).await?.pop())
+    }
+
+    async fn complete_data_request(
+        &self,
+        id: uuid::Uuid,
+        at: Timestamp,
+        by: &str,
+    ) -> StoreResult<bool> {
+        self.rights_complete_data_request(id, at, by).await
     }
 }
 

@@ -46,6 +46,10 @@ pub enum AdminCommand {
     /// Legal disclosures (role privacy_officer)
     #[command(subcommand)]
     Disclosure(crate::cli::sharing::DisclosureCommand),
+    /// Data-subject requests handled by support (roles support,
+    /// privacy_officer)
+    #[command(subcommand)]
+    Dsar(crate::cli::dsar::DsarCommand),
     /// Re-wrap every user's data key under a new key-encryption key, then
     /// destroy the old one. Works on the local data directory while the
     /// server is stopped; an interrupted run is finished by running it again.

@@ -503,3 +503,140 @@ async fn a_backup_from_before_the_deletion_reveals_nothing_with_the_current_keys
     assert_eq!(inbox[0].text, None, "the message content is unreadable");
     server.stop().await;
 }
+
+/// Support opens requests for users after checking their identity; the
+/// users see them; completing one performs the self-service operation.
+#[tokio::test]
+async fn support_assisted_requests_are_tracked_visible_and_performed() {
+    let server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let root = Cli::new(home.path(), "root", &server.url);
+    let data = server.data.path().to_str().expect("utf-8 path");
+    root.ok(&["admin", "bootstrap", "--data", data, "--name", "root"])
+        .await;
+    root.ok(&["admin", "login", "root"]).await;
+    root.ok(&["admin", "operator", "add", "sam", "--role", "support"])
+        .await;
+    let sam = Cli::new(home.path(), "sam", &server.url);
+    sam.ok(&["admin", "login", "sam"]).await;
+    let alice = Cli::new(home.path(), "alice", &server.url);
+    alice.ok(&["register", "alice"]).await;
+    let bob = Cli::new(home.path(), "bob", &server.url);
+    bob.ok(&["register", "bob"]).await;
+
+    let open = |user: &'static str, kind: &'static str, ticket: &'static str| {
+        let sam = &sam;
+        async move {
+            let out = sam
+                .ok(&[
+                    "admin",
+                    "dsar",
+                    "open",
+                    "--user",
+                    user,
+                    "--kind",
+                    kind,
+                    "--ticket",
+                    ticket,
+                    "--identity-check",
+                    "logged in to the app and read back a code",
+                    "--json",
+                ])
+                .await;
+            json_lines(&out).remove(0)
+        }
+    };
+    let correct = open("bob", "correct", "T-1").await;
+    let delete = open("alice", "delete", "T-2").await;
+    let export = open("bob", "export", "T-3").await;
+    assert_eq!(correct["username"], "bob");
+    assert!(delete["due_at"].as_i64() > delete["opened_at"].as_i64());
+    // An admin runs the service but handles no requests; bad input changes nothing.
+    let out = root.run(&["admin", "dsar", "list"]).await;
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: forbidden: "));
+    let out = sam
+        .run(&[
+            "admin",
+            "dsar",
+            "open",
+            "--user",
+            "bob",
+            "--kind",
+            "delete",
+            "--ticket",
+            "T-9",
+            "--identity-check",
+            "",
+        ])
+        .await;
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: invalid_input: "));
+    let listed = json_lines(&sam.ok(&["admin", "dsar", "list", "--json"]).await);
+    assert_eq!(listed.len(), 3);
+    assert!(sam
+        .ok(&["admin", "dsar", "list", "--overdue", "--json"])
+        .await
+        .trim()
+        .is_empty());
+
+    // The user sees the requests about them.
+    let sections = json_lines(&bob.ok(&["me", "show", "--json"]).await);
+    let mine = section(&sections, "support_requests")
+        .as_array()
+        .expect("list")
+        .clone();
+    assert_eq!(mine.len(), 2);
+    assert!(mine.iter().all(|r| r["completed_at"].is_null()));
+
+    // Correct: the values as given, in the user's correction history.
+    let id = correct["dsar_id"].as_str().expect("id");
+    sam.ok(&["admin", "dsar", "complete", id, "--display-name", "Robert"])
+        .await;
+    let sections = json_lines(&bob.ok(&["me", "show", "--json"]).await);
+    assert_eq!(section(&sections, "profile")["display_name"], "Robert");
+    assert_eq!(
+        section(&sections, "corrections")[0]["field"],
+        "display_name"
+    );
+    let out = sam.run(&["admin", "dsar", "complete", id]).await;
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: conflict: "));
+
+    // Export: allowed at once even right after one of the user's own.
+    let file = home.path().join("bob.tar");
+    let path = file.to_str().expect("utf-8");
+    bob.ok(&["me", "export", "-o", path]).await;
+    assert_eq!(
+        bob.run(&["me", "export", "-o", path]).await.status.code(),
+        Some(1)
+    );
+    sam.ok(&[
+        "admin",
+        "dsar",
+        "complete",
+        export["dsar_id"].as_str().expect("id"),
+    ])
+    .await;
+    bob.ok(&["me", "export", "-o", path]).await;
+
+    // Delete: exactly the self-service deletion, with its signed receipt.
+    let receipt = home.path().join("alice-receipt.json");
+    let receipt_path = receipt.to_str().expect("utf-8");
+    sam.ok(&[
+        "admin",
+        "dsar",
+        "complete",
+        delete["dsar_id"].as_str().expect("id"),
+        "--receipt",
+        receipt_path,
+    ])
+    .await;
+    let out = alice.run(&["me", "show"]).await;
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: unauthorized: "));
+    alice.ok(&["verify-receipt", receipt_path]).await;
+    // The record of the request outlives the account.
+    let listed = json_lines(&sam.ok(&["admin", "dsar", "list", "--json"]).await);
+    let gone = listed
+        .iter()
+        .find(|r| r["dsar_id"] == delete["dsar_id"])
+        .expect("kept");
+    assert!(gone["username"].is_null() && !gone["completed_at"].is_null());
+}

@@ -95,6 +95,19 @@ async fn operators(server: &TestServer, home: &std::path::Path) -> Vec<(Role, Cl
 /// the permission it requires. Add each new operator route here: the test
 /// below then checks it against the role matrix.
 const ENDPOINTS: &[(&str, &str, &str, Permission)] = &[
+    ("GET", "/v1/admin/dsars", "", Permission::ManageDataRequests),
+    (
+        "POST",
+        "/v1/admin/dsars",
+        r#"{"user":"nobody","kind":"export","ticket":"T-1","identity_check":"matrix probe"}"#,
+        Permission::ManageDataRequests,
+    ),
+    (
+        "POST",
+        "/v1/admin/dsars/00000000-0000-0000-0000-000000000000/complete",
+        "{}",
+        Permission::ManageDataRequests,
+    ),
     (
         "POST",
         "/v1/admin/operators",

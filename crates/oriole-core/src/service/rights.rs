@@ -2,6 +2,7 @@
 //! correct the profile, see everything held, delete the account with a
 //! signed receipt, and export (in `export`).
 
+mod dsar;
 mod export;
 mod receipt;
 mod tar;
@@ -68,26 +69,34 @@ impl<S: Store> Oriole<S> {
         caller: &Caller,
         req: UpdateProfile,
     ) -> ServiceResult<Profile> {
-        let correction = ProfileCorrection::parse(&req)?;
+        self.apply_correction(caller.user_id, &req, user_actor(caller.user_id))
+            .await?;
+        self.profile(caller).await
+    }
+
+    /// Correct a user's profile as `actor` (the user, or support completing
+    /// a request), audited with the fields changed.
+    pub(crate) async fn apply_correction(
+        &self,
+        user: crate::domain::UserId,
+        req: &UpdateProfile,
+        actor: oriole_audit::Actor,
+    ) -> ServiceResult<()> {
+        let correction = ProfileCorrection::parse(req)?;
         let fields: Vec<&str> = correction
             .fields()
             .into_iter()
             .map(CorrectedField::as_str)
             .collect();
         self.store
-            .correct_profile(caller.user_id, &correction, self.clock.now())
+            .correct_profile(user, &correction, self.clock.now())
             .await?;
         self.audit(
-            EntryDraft::new(
-                self.now_ms(),
-                user_actor(caller.user_id),
-                EventKind::CORRECTION,
-            )
-            .subject(pseudonym(caller.user_id))
-            .details(details(serde_json::json!({ "fields": fields }))),
+            EntryDraft::new(self.now_ms(), actor, EventKind::CORRECTION)
+                .subject(pseudonym(user))
+                .details(details(serde_json::json!({ "fields": fields }))),
         )
-        .await?;
-        self.profile(caller).await
+        .await
     }
 
     /// The caller's corrections, oldest first.
@@ -134,6 +143,20 @@ impl<S: Store> Oriole<S> {
                 "wrong password: the account was not deleted",
             ));
         }
+        self.erase_with_receipt(&user, user_actor(user.id), "self_service", requested_at)
+            .await
+    }
+
+    /// Erase an account and sign its receipt: the one path of self-service
+    /// deletion and of support-assisted deletion (`by` says which).
+    pub(crate) async fn erase_with_receipt(
+        &self,
+        user: &crate::store::UserRecord,
+        actor: oriole_audit::Actor,
+        by: &'static str,
+        requested_at: crate::domain::Timestamp,
+    ) -> ServiceResult<SignedReceipt> {
+        let caller_id = user.id;
         // Fetched first: without it no receipt could be signed, and nothing
         // must be erased that the user cannot get a receipt for.
         let signer = self.store.signing_key(KeyPurpose::RECEIPT).await?;
@@ -142,23 +165,19 @@ impl<S: Store> Oriole<S> {
             .plus_secs(u64::from(rights.username_quarantine_days).saturating_mul(DAY_SECS));
         // Audited before anything goes, so the log never misses a deletion.
         self.audit(
-            EntryDraft::new(
-                requested_at.0,
-                user_actor(caller.user_id),
-                EventKind::DELETION,
-            )
-            .subject(pseudonym(caller.user_id))
-            .details(details(serde_json::json!({ "by": "self_service" }))),
+            EntryDraft::new(requested_at.0, actor, EventKind::DELETION)
+                .subject(pseudonym(caller_id))
+                .details(details(serde_json::json!({ "by": by }))),
         )
         .await?;
         // Third parties first (P13): queued deliveries dropped, and every
         // recipient the user shared with is sent a signed erasure request
         // (queued under the gateway's key, so it outlives the data key).
-        let sharing_dropped = self.forget_sharing(caller.user_id).await?;
+        let sharing_dropped = self.forget_sharing(caller_id).await?;
         let summary = self
             .store
             .erase_account(AccountErasure {
-                user: caller.user_id,
+                user: caller_id,
                 owned_groups: rights.owned_groups,
                 quarantine_until,
                 at: requested_at,
@@ -169,7 +188,7 @@ impl<S: Store> Oriole<S> {
         }
         let completed_at = self.clock.now();
         tracing::info!(
-            user = %pseudonym(caller.user_id).as_str(),
+            user = %pseudonym(caller_id).as_str(),
             "account deleted"
         );
         let receipt = DeletionReceipt {

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod consent;
+pub mod dsar;
 pub mod groups;
 pub mod me;
 pub mod messages;
@@ -37,6 +38,11 @@ pub fn router<S: Store>(state: SharedState<S>) -> Router {
                 .delete(me::delete::<S>),
         )
         .route("/v1/me/data", get(me::data::<S>))
+        .route(
+            "/v1/admin/dsars",
+            post(dsar::open::<S>).get(dsar::list::<S>),
+        )
+        .route("/v1/admin/dsars/{id}/complete", post(dsar::complete::<S>))
         .route("/v1/me/export", get(me::export::<S>))
         .route("/v1/devices", get(accounts::devices::<S>))
         .route(

@@ -3,6 +3,7 @@
 
 mod account;
 mod audit;
+pub mod dsar;
 mod error;
 mod groups;
 mod keys;

@@ -51,6 +51,7 @@ pub async fn run(ctx: &mut Ctx, command: AdminCommand) -> Result<(), CliError> {
         }
         AdminCommand::Operator(OperatorCommand::List) => list_operators(ctx).await,
         AdminCommand::ThirdParty(command) => super::sharing::admin(ctx, command).await,
+        AdminCommand::Dsar(command) => super::dsar::run(ctx, command).await,
         AdminCommand::User(UserCommand::Show {
             user,
             reason,

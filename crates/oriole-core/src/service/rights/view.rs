@@ -79,11 +79,21 @@ pub static SECTIONS: &[Section] = &[
         &["analytics.event"],
     ),
     (
+        "staff_access",
+        "Who on the staff looked at your data, why and when; requests for your messages",
+        &["staff_access.content_grant"],
+    ),
+    (
         "access_log",
         "The audit log's entries about you: logins, staff access, your requests",
         // Staff requests for and approvals of access to your messages are
         // audited with you as subject, so they show here too.
         &["audit.entry", "staff_access.content_grant"],
+    ),
+    (
+        "support_requests",
+        "Requests support opened for you, and their state",
+        &["support.data_request"],
     ),
     (
         "exports",
@@ -214,7 +224,16 @@ impl<S: Store> Oriole<S> {
             "analytics" => json!({
                 "events": self.analytics_event_count(caller).await?,
             }),
+            "staff_access" => to_json(self.access_log(caller).await?),
             "access_log" => Value::Array(self.audit_about(user).await?),
+            "support_requests" => to_json(
+                self.store
+                    .data_requests(Some(user))
+                    .await?
+                    .iter()
+                    .map(super::dsar::info)
+                    .collect::<Vec<_>>(),
+            ),
             "exports" => json!({
                 "last_export_at": self.store.last_export(user).await?.map(|t| t.0),
             }),
