@@ -6,7 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    accounts, admin, audit, consent, dsar, groups, me, messages, meta, privacy, sharing,
+    accounts, admin, audit, consent, dsar, groups, me, messages, meta, privacy, privacy_admin,
+    sharing,
 };
 use crate::ws;
 
@@ -64,6 +65,9 @@ use crate::ws;
         consent::analytics,
         consent::policy_status,
         consent::accept_policy,
+        privacy_admin::publish_policy,
+        privacy_admin::retention_rules,
+        privacy_admin::run_retention,
         audit::public_keys,
         audit::entries,
         audit::checkpoints,

@@ -46,10 +46,16 @@ pub enum AdminCommand {
     /// Legal disclosures (role privacy_officer)
     #[command(subcommand)]
     Disclosure(crate::cli::sharing::DisclosureCommand),
+    /// Privacy policy versions (role privacy_officer)
+    #[command(subcommand)]
+    Policy(crate::cli::privacy_admin::PolicyAdminCommand),
     /// Data-subject requests handled by support (roles support,
     /// privacy_officer)
     #[command(subcommand)]
     Dsar(crate::cli::dsar::DsarCommand),
+    /// Retention of personal data (role admin)
+    #[command(subcommand)]
+    Retention(crate::cli::privacy_admin::RetentionCommand),
     /// Re-wrap every user's data key under a new key-encryption key, then
     /// destroy the old one. Works on the local data directory while the
     /// server is stopped; an interrupted run is finished by running it again.

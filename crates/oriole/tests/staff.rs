@@ -95,6 +95,13 @@ async fn operators(server: &TestServer, home: &std::path::Path) -> Vec<(Role, Cl
 /// the permission it requires. Add each new operator route here: the test
 /// below then checks it against the role matrix.
 const ENDPOINTS: &[(&str, &str, &str, Permission)] = &[
+    (
+        "POST",
+        "/v1/admin/policies",
+        r#"{"version":1,"lang":"en","text":"v1 again: a conflict, past the check"}"#,
+        Permission::PublishPolicy,
+    ),
+    ("GET", "/v1/admin/retention", "", Permission::RunRetention),
     ("GET", "/v1/admin/dsars", "", Permission::ManageDataRequests),
     (
         "POST",
@@ -107,6 +114,12 @@ const ENDPOINTS: &[(&str, &str, &str, Permission)] = &[
         "/v1/admin/dsars/00000000-0000-0000-0000-000000000000/complete",
         "{}",
         Permission::ManageDataRequests,
+    ),
+    (
+        "POST",
+        "/v1/admin/retention/run",
+        r#"{"dry_run":true}"#,
+        Permission::RunRetention,
     ),
     (
         "POST",

@@ -11,6 +11,7 @@ pub mod me;
 pub mod messages;
 pub mod meta;
 pub mod privacy;
+pub mod privacy_admin;
 pub mod sharing;
 
 use axum::extract::DefaultBodyLimit;
@@ -106,6 +107,18 @@ pub fn router<S: Store>(state: SharedState<S>) -> Router {
         )
         .route("/v1/me/analytics", post(consent::analytics::<S>))
         .route("/v1/me/policy", get(consent::policy_status::<S>))
+        .route(
+            "/v1/admin/policies",
+            post(privacy_admin::publish_policy::<S>),
+        )
+        .route(
+            "/v1/admin/retention",
+            get(privacy_admin::retention_rules::<S>),
+        )
+        .route(
+            "/v1/admin/retention/run",
+            post(privacy_admin::run_retention::<S>),
+        )
         .route(
             "/v1/me/policy/acceptances",
             post(consent::accept_policy::<S>),

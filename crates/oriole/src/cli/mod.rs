@@ -11,6 +11,7 @@ mod me;
 mod messages;
 mod output;
 mod privacy;
+pub mod privacy_admin;
 mod profile;
 pub mod sharing;
 pub mod staff;

@@ -50,14 +50,16 @@ pub async fn run(ctx: &mut Ctx, command: AdminCommand) -> Result<(), CliError> {
             add_operator(ctx, &name, &role).await
         }
         AdminCommand::Operator(OperatorCommand::List) => list_operators(ctx).await,
-        AdminCommand::ThirdParty(command) => super::sharing::admin(ctx, command).await,
-        AdminCommand::Dsar(command) => super::dsar::run(ctx, command).await,
         AdminCommand::User(UserCommand::Show {
             user,
             reason,
             ticket,
         }) => show_user(ctx, &user, reason.as_deref(), ticket.as_deref()).await,
+        AdminCommand::ThirdParty(command) => super::sharing::admin(ctx, command).await,
         AdminCommand::Disclosure(command) => super::sharing::disclosure(ctx, command).await,
+        AdminCommand::Policy(command) => super::privacy_admin::policy(ctx, command).await,
+        AdminCommand::Retention(command) => super::privacy_admin::retention(ctx, command).await,
+        AdminCommand::Dsar(command) => super::dsar::run(ctx, command).await,
         local => Err(CliError::new(
             "internal",
             format!("{local:?} works on the local data directory and is run by main"),
