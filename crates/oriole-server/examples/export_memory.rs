@@ -2,6 +2,9 @@
 //! service: page through the inbox, one tar entry per page), and the time
 //! to delete the same account (shred, then delete its rows).
 //!
+//! The key destruction that makes a user's data unreadable is also timed
+//! alone (on the other user's key).
+//!
 //! `cargo run --release -p oriole-server --example export_memory -- [MESSAGES...]`
 //! (default: 10000 100000). Each size runs on a fresh database with
 //! encryption at rest (KeyVault). The archive goes to a byte counter, as it
@@ -38,10 +41,11 @@ async fn run(messages: usize) {
     let vault = KeyVault::open(kek, key_store, KeyVaultConfig::default())
         .await
         .expect("vault");
+    let vault = Arc::new(vault);
     let store = SqliteStore::open(
         &dir.path().join("oriole.db"),
         SqliteOptions {
-            vault: Arc::new(vault),
+            vault: vault.clone(),
             ..SqliteOptions::default()
         },
     )
@@ -118,6 +122,15 @@ async fn run(messages: usize) {
     let export_secs = start.elapsed().as_secs_f64();
     let peak = status_kib("VmHWM:");
 
+    // What the deletion does first, alone: destroy bob's data key (bob
+    // holds the other half of the messages). From here on everything sealed
+    // for bob is unreadable.
+    let start = Instant::now();
+    oriole_core::FieldVault::shred(vault.as_ref(), bob.user_id)
+        .await
+        .expect("shred");
+    let shred_ms = start.elapsed().as_secs_f64() * 1000.0;
+
     let start = Instant::now();
     oriole
         .delete_account(
@@ -133,7 +146,7 @@ async fn run(messages: usize) {
     println!(
         "{messages} messages (filled in {fill_secs:.1} s): export {:.1} MB in {export_secs:.2} s \
          ({:.0} messages/s); RSS before {} MiB, peak during export {} MiB (+{} MiB); \
-         delete the account: {delete_secs:.3} s",
+         delete the account: {delete_secs:.3} s; destroy a data key alone: {shred_ms:.2} ms",
         bytes as f64 / 1e6,
         messages as f64 / export_secs,
         rss_before / 1024,
