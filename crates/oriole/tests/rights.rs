@@ -640,3 +640,38 @@ async fn support_assisted_requests_are_tracked_visible_and_performed() {
         .expect("kept");
     assert!(gone["username"].is_null() && !gone["completed_at"].is_null());
 }
+
+/// The deletion settings: owned groups dissolved, no username quarantine.
+#[tokio::test]
+async fn deletion_can_dissolve_owned_groups_and_free_the_name_at_once() {
+    let server = TestServer::start_with_env(&[
+        ("ORIOLE_USER_RIGHTS__OWNED_GROUPS", "dissolve"),
+        ("ORIOLE_USER_RIGHTS__USERNAME_QUARANTINE_DAYS", "0"),
+    ])
+    .await;
+    let alice = user(&server, "alice").await;
+    let bob = user(&server, "bob").await;
+    let group = alice
+        .create_group(CreateGroup {
+            name: "club".into(),
+            members: vec!["bob".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("group");
+    let receipt = alice.delete_account(PASSWORD).await.expect("delete");
+    let dissolved = receipt
+        .receipt
+        .deleted
+        .iter()
+        .find(|d| d.item == "group.dissolved")
+        .expect("listed");
+    assert_eq!(dissolved.count, Some(1));
+    assert!(bob.groups().await.expect("groups").is_empty());
+    let err = bob.group(&group.group_id).await.expect_err("gone");
+    assert_eq!(err.code(), "not_found");
+    // Not quarantined: a new account may take the name, and is not the old one.
+    let again = user(&server, "alice").await;
+    let me = again.me().await.expect("me");
+    assert_ne!(me.user_id, receipt.receipt.user_id);
+}
