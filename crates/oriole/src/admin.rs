@@ -40,6 +40,10 @@ pub enum AdminCommand {
     /// privacy_officer)
     #[command(subcommand)]
     User(crate::cli::staff::UserCommand),
+    /// The two-person rule for message content: request, and another
+    /// privacy officer approves (role privacy_officer)
+    #[command(subcommand)]
+    Content(crate::cli::staff::ContentCommand),
     /// The third-party sharing list (role privacy_officer)
     #[command(subcommand)]
     ThirdParty(crate::cli::sharing::ThirdPartyCommand),

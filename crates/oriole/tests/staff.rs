@@ -605,3 +605,133 @@ fn server_token(cli: &Cli) -> String {
         .expect("token")
         .to_owned()
 }
+
+/// The stderr of a failed CLI run, checked to start with `error: CODE: `.
+async fn refused(cli: &Cli, args: &[&str], code: &str) -> String {
+    let out = cli.run(args).await;
+    assert_eq!(out.status.code(), Some(1), "{args:?} succeeded");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.starts_with(&format!("error: {code}: ")),
+        "{args:?}: {err}"
+    );
+    err
+}
+
+#[tokio::test]
+async fn the_two_person_rule_works_through_the_cli() {
+    let server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let dir = home.path();
+    let root = Cli::new(dir, "root", &server.url);
+    let data = server.data.path().to_str().expect("utf-8").to_owned();
+    root.ok(&["admin", "bootstrap", "--data", &data, "--name", "root"])
+        .await;
+    root.ok(&["admin", "login", "root"]).await;
+    for (name, role) in [
+        ("sam", "support"),
+        ("pat", "privacy_officer"),
+        ("quinn", "privacy_officer"),
+    ] {
+        root.ok(&["admin", "operator", "add", name, "--role", role])
+            .await;
+    }
+    let _alice = common::user(&server, "alice").await;
+    let bob = common::user(&server, "bob").await;
+    bob.send_text("alice", "the secret plan")
+        .await
+        .expect("send");
+    let alice = Cli::new(dir, "alice", &server.url);
+    alice.ok(&["login", "alice"]).await;
+    let [sam, pat, quinn] = ["sam", "pat", "quinn"].map(|n| Cli::new(dir, n, &server.url));
+    for (cli, name) in [(&sam, "sam"), (&pat, "pat"), (&quinn, "quinn")] {
+        cli.ok(&["admin", "login", name]).await;
+    }
+    let request = [
+        "admin",
+        "content",
+        "request",
+        "alice",
+        "--reason",
+        "legal_request",
+        "--ticket",
+        "CASE-7",
+    ];
+    let read = [
+        "admin",
+        "user",
+        "messages",
+        "alice",
+        "--reason",
+        "legal_request",
+        "--ticket",
+        "CASE-7",
+    ];
+
+    // Support may neither ask nor read; nobody reads without an approval;
+    // a request needs a reason and a ticket.
+    refused(&sam, &request, "forbidden").await;
+    refused(&sam, &read, "forbidden").await;
+    refused(&pat, &read, "forbidden").await;
+    refused(&pat, &request[..6], "invalid_input").await;
+    refused(
+        &pat,
+        &[
+            "admin",
+            "content",
+            "request",
+            "alice",
+            "--reason",
+            "curiosity",
+            "--ticket",
+            "CASE-7",
+        ],
+        "invalid_input",
+    )
+    .await;
+
+    let out = pat.ok(&[&request[..], &["--json"]].concat()).await;
+    let grant: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(grant["username"], "alice");
+    assert_eq!(grant.get("approved_at"), None, "{grant}");
+    let id = grant["grant_id"].as_str().expect("request id").to_owned();
+
+    // Never one's own approval; support may not approve either.
+    refused(&pat, &["admin", "content", "approve", &id], "forbidden").await;
+    refused(&sam, &["admin", "content", "approve", &id], "forbidden").await;
+    refused(&pat, &read, "forbidden").await;
+    let approved = quinn.ok(&["admin", "content", "approve", &id]).await;
+    assert!(
+        approved.contains(&id) && approved.contains("approved"),
+        "{approved}"
+    );
+
+    let shown = pat.ok(&read).await;
+    assert!(shown.contains("the secret plan"), "{shown}");
+    let json = pat.ok(&[&read[..], &["--json"]].concat()).await;
+    let texts: Vec<String> = json
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+            v["text"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(texts, ["the secret plan"]);
+    // Alice sees both reads, as content accesses by a privacy officer for
+    // CASE-7, and never who.
+    let log = alice.ok(&["me", "access-log", "--json"]).await;
+    let entries: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(entries.len(), 2, "{log}");
+    for e in &entries {
+        assert_eq!(e["role"], "privacy_officer");
+        assert_eq!(e["reason"], "legal_request");
+        assert_eq!(e["ticket"], "CASE-7");
+        assert_eq!(e["categories"], serde_json::json!(["content"]));
+    }
+    for name in ["sam", "pat", "quinn"] {
+        assert!(!log.contains(name), "the log names no operator: {log}");
+    }
+}

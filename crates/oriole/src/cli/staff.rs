@@ -4,7 +4,10 @@
 
 use clap::Subcommand;
 use oriole_client::Client;
-use oriole_proto::{NewOperatorRequest, OperatorInfo, OperatorLoginRequest};
+use oriole_proto::{
+    ContentAccessGrant, ContentAccessRequest, NewOperatorRequest, OperatorInfo,
+    OperatorLoginRequest,
+};
 
 use super::account::password;
 use super::error::CliError;
@@ -39,6 +42,42 @@ pub enum UserCommand {
         #[arg(long, value_name = "REF")]
         ticket: Option<String>,
     },
+    /// A user's messages, under a content access request approved by
+    /// another privacy officer (`oriole admin content`); the same reason
+    /// code and ticket as the request. The user sees the access in their
+    /// access log
+    Messages {
+        #[arg(value_name = "USER")]
+        user: String,
+        /// customer_support, legal_request, security_incident or abuse_report
+        #[arg(long, value_name = "CODE")]
+        reason: Option<String>,
+        #[arg(long, value_name = "REF")]
+        ticket: Option<String>,
+    },
+}
+
+/// The two-person rule for message content (role privacy_officer): one
+/// operator asks, another approves, then the first reads with
+/// `oriole admin user messages`.
+#[derive(Subcommand, Debug)]
+pub enum ContentCommand {
+    /// Ask for time-limited access to a user's message content; prints the
+    /// request id another privacy officer approves
+    Request {
+        #[arg(value_name = "USER")]
+        user: String,
+        /// customer_support, legal_request, security_incident or abuse_report
+        #[arg(long, value_name = "CODE")]
+        reason: Option<String>,
+        #[arg(long, value_name = "REF")]
+        ticket: Option<String>,
+    },
+    /// Approve another operator's request (never one's own)
+    Approve {
+        #[arg(value_name = "REQUEST_ID")]
+        request_id: String,
+    },
 }
 
 /// Run an API-backed admin command.
@@ -55,6 +94,19 @@ pub async fn run(ctx: &mut Ctx, command: AdminCommand) -> Result<(), CliError> {
             reason,
             ticket,
         }) => show_user(ctx, &user, reason.as_deref(), ticket.as_deref()).await,
+        AdminCommand::User(UserCommand::Messages {
+            user,
+            reason,
+            ticket,
+        }) => user_messages(ctx, &user, reason.as_deref(), ticket.as_deref()).await,
+        AdminCommand::Content(ContentCommand::Request {
+            user,
+            reason,
+            ticket,
+        }) => request_content(ctx, &user, reason.as_deref(), ticket.as_deref()).await,
+        AdminCommand::Content(ContentCommand::Approve { request_id }) => {
+            approve_content(ctx, &request_id).await
+        }
         AdminCommand::ThirdParty(command) => super::sharing::admin(ctx, command).await,
         AdminCommand::Disclosure(command) => super::sharing::disclosure(ctx, command).await,
         AdminCommand::Policy(command) => super::privacy_admin::policy(ctx, command).await,
@@ -167,17 +219,7 @@ async fn show_user(
     reason: Option<&str>,
     ticket: Option<&str>,
 ) -> Result<(), CliError> {
-    // The server refuses a missing reason or ticket too; refusing here
-    // first says which flag is missing.
-    let reason = reason.ok_or_else(|| {
-        CliError::new(
-            "invalid_input",
-            "--reason CODE is required: customer_support, legal_request, security_incident \
-             or abuse_report",
-        )
-    })?;
-    let ticket =
-        ticket.ok_or_else(|| CliError::new("invalid_input", "--ticket REF is required"))?;
+    let (reason, ticket) = justification(reason, ticket)?;
     let view = ctx.operator()?.admin_user(user, reason, ticket).await?;
     ctx.out.emit(&view, || {
         let mut lines = vec![
@@ -195,6 +237,85 @@ async fn show_user(
         }
         lines.join("\n")
     })
+}
+
+/// The reason code and ticket every justified access needs. The server
+/// refuses a missing one too; refusing here first says which flag is
+/// missing.
+fn justification<'a>(
+    reason: Option<&'a str>,
+    ticket: Option<&'a str>,
+) -> Result<(&'a str, &'a str), CliError> {
+    let reason = reason.ok_or_else(|| {
+        CliError::new(
+            "invalid_input",
+            "--reason CODE is required: customer_support, legal_request, security_incident \
+             or abuse_report",
+        )
+    })?;
+    let ticket =
+        ticket.ok_or_else(|| CliError::new("invalid_input", "--ticket REF is required"))?;
+    Ok((reason, ticket))
+}
+
+fn grant_line(grant: &ContentAccessGrant) -> String {
+    let state = match (grant.approved_at, grant.expires_at) {
+        (Some(_), Some(end)) => format!("approved, until {}", super::output::format_time(end)),
+        (Some(at), None) => format!("approved {}", super::output::format_time(at)),
+        (None, _) => "waiting for another privacy officer's approval".to_owned(),
+    };
+    format!(
+        "request {} for {}: reason {}, ticket {}; {state}",
+        super::output::clean(&grant.grant_id),
+        super::output::clean(&grant.username),
+        grant.reason.as_str(),
+        super::output::clean(&grant.ticket),
+    )
+}
+
+async fn request_content(
+    ctx: &Ctx,
+    user: &str,
+    reason: Option<&str>,
+    ticket: Option<&str>,
+) -> Result<(), CliError> {
+    let (reason, ticket) = justification(reason, ticket)?;
+    let reason = oriole_core::staff::parse_reason(reason)
+        .map_err(|e| CliError::new("invalid_input", e.0))?;
+    let grant = ctx
+        .operator()?
+        .request_content_access(ContentAccessRequest {
+            username: user.to_owned(),
+            reason,
+            ticket: ticket.to_owned(),
+        })
+        .await?;
+    ctx.out.emit(&grant, || grant_line(&grant))
+}
+
+async fn approve_content(ctx: &Ctx, request_id: &str) -> Result<(), CliError> {
+    let grant = ctx.operator()?.approve_content_access(request_id).await?;
+    ctx.out.emit(&grant, || grant_line(&grant))
+}
+
+async fn user_messages(
+    ctx: &Ctx,
+    user: &str,
+    reason: Option<&str>,
+    ticket: Option<&str>,
+) -> Result<(), CliError> {
+    let (reason, ticket) = justification(reason, ticket)?;
+    let events = ctx
+        .operator()?
+        .admin_user_messages(user, reason, ticket)
+        .await?;
+    if events.is_empty() {
+        ctx.out.note("no messages")?;
+    }
+    for event in &events {
+        ctx.out.emit(event, || super::output::event_line(event))?;
+    }
+    Ok(())
 }
 
 /// `oriole me access-log`: every staff access to my data.
