@@ -14,6 +14,9 @@
 //! JSON array. Only when that fails (a recipient deleted meanwhile, say) is
 //! the batch redone one append per savepoint, so the failure stays with the
 //! append that caused it.
+//!
+//! A message to a bot carries its outbox row, written in the same
+//! transaction (one statement each: such messages are few).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +29,7 @@ use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{col, db, parse_stored, to_u64};
+use crate::sharing::{insert_outbox, SealedDelivery};
 use crate::store::{push_event, NewEvent, ORIGINAL_SEND};
 
 mod batch;
@@ -50,6 +54,9 @@ pub(crate) struct SealedAppend {
     pub sent_at: Timestamp,
     pub idempotency_key: Option<String>,
     pub recipients: Vec<UserId>,
+    /// A message to a bot: its delivery to the third party, queued in the
+    /// same transaction so no acknowledged send goes unshared.
+    pub outbox: Option<SealedDelivery>,
 }
 
 struct Job {
@@ -222,6 +229,9 @@ async fn append_one(conn: &mut SqliteConnection, msg: &SealedAppend) -> StoreRes
             at: msg.sent_at,
         };
         seqs.push((user, push_event(&mut *conn, event, OP).await?));
+    }
+    if let Some(out) = &msg.outbox {
+        insert_outbox(&mut *conn, &out.delivery, &out.sealed, true).await?;
     }
     Ok(Appended::New {
         message_id: msg.id,

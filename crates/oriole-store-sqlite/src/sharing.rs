@@ -8,9 +8,9 @@ use oriole_core::sharing::{
     PseudonymKey, RecipientId, RecipientName, RecipientPseudonym, RecipientRecord, RecipientText,
     SharingChange, SharingGrant, SharingStore, SigningSecret, WebhookKind,
 };
-use oriole_core::store::{StoreError, StoreResult};
+use oriole_core::store::{Appended, NewMessage, StoreError, StoreResult};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use crate::error::{col, db, parse_stored};
 use crate::personal::PersonalField;
@@ -88,7 +88,7 @@ impl SqliteStore {
         })
     }
 
-    async fn seal_body(&self, d: &NewDelivery) -> StoreResult<Vec<u8>> {
+    pub(crate) async fn seal_body(&self, d: &NewDelivery) -> StoreResult<Vec<u8>> {
         let row = d.id.to_string();
         match (d.kind, d.user) {
             (WebhookKind::Message, Some(user)) => self
@@ -153,25 +153,47 @@ impl SqliteStore {
         d: &NewDelivery,
         sealed: Vec<u8>,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "INSERT INTO sharing_outbox (id, recipient_id, user_id, kind, categories, body, \
-             created_at, attempts, next_attempt_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?7 \
-             WHERE NOT EXISTS (SELECT 1 FROM sharing_ledger WHERE delivery_id = ?1) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(d.id.to_string())
-        .bind(d.recipient.to_string())
-        .bind(d.user.map(|u| u.to_string()))
-        .bind(d.kind.as_str())
-        .bind(d.categories.join(","))
-        .bind(sealed)
-        .bind(d.created_at.0)
-        .execute(&mut **tx)
-        .await
-        .map_err(db("queueing a delivery"))?;
-        Ok(done.rows_affected() == 1)
+        insert_outbox(tx, d, &sealed, false).await
     }
+}
+
+/// A message delivery with its body already sealed, queued in the
+/// transaction that stores the message (see `append_shared_message`).
+pub(crate) struct SealedDelivery {
+    pub delivery: NewDelivery,
+    pub sealed: Vec<u8>,
+}
+
+/// Insert an outbox row unless its id is already queued or delivered; with
+/// `needs_grant`, only while the delivery's user holds a grant for its
+/// recipient (a revocation committed first wins). `true` when written.
+pub(crate) async fn insert_outbox(
+    conn: &mut SqliteConnection,
+    d: &NewDelivery,
+    sealed: &[u8],
+    needs_grant: bool,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO sharing_outbox (id, recipient_id, user_id, kind, categories, body, \
+         created_at, attempts, next_attempt_at) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?7 \
+         WHERE NOT EXISTS (SELECT 1 FROM sharing_ledger WHERE delivery_id = ?1) \
+           AND (NOT ?8 OR EXISTS (SELECT 1 FROM sharing_grants \
+                                  WHERE user_id = ?3 AND recipient_id = ?2)) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(d.id.to_string())
+    .bind(d.recipient.to_string())
+    .bind(d.user.map(|u| u.to_string()))
+    .bind(d.kind.as_str())
+    .bind(d.categories.join(","))
+    .bind(sealed)
+    .bind(d.created_at.0)
+    .bind(needs_grant)
+    .execute(conn)
+    .await
+    .map_err(db("queueing a delivery"))?;
+    Ok(done.rows_affected() == 1)
 }
 
 #[async_trait]
@@ -443,6 +465,18 @@ impl SharingStore for SqliteStore {
         }
         tx.commit().await.map_err(db("forgetting sharing"))?;
         Ok(dropped)
+    }
+
+    async fn append_shared_message(
+        &self,
+        msg: NewMessage,
+        recipients: &[UserId],
+        delivery: NewDelivery,
+    ) -> StoreResult<Appended> {
+        let sealed = self.seal_body(&delivery).await?;
+        let mut append = self.seal_append(msg, recipients).await?;
+        append.outbox = Some(SealedDelivery { delivery, sealed });
+        self.appender.append(append).await
     }
 
     async fn enqueue_delivery(&self, delivery: NewDelivery) -> StoreResult<bool> {

@@ -534,45 +534,8 @@ impl Store for SqliteStore {
         msg: NewMessage,
         recipients: &[UserId],
     ) -> StoreResult<Appended> {
-        let id = msg.id.to_string();
-        // Sealed before taking the writer, so the vault's work does not hold
-        // up the write queue.
-        let text = self
-            .personal
-            .seal(
-                PersonalField::MessageText,
-                msg.sender,
-                &id,
-                msg.body.text.as_deref(),
-            )
-            .await?;
-        let payload = self
-            .personal
-            .seal(
-                PersonalField::MessagePayload,
-                msg.sender,
-                &id,
-                msg.body.payload_json.as_deref(),
-            )
-            .await?;
-        let (recipient, group) = match msg.conversation {
-            Conversation::Direct(u) => (Some(u.to_string()), None),
-            Conversation::Group(g) => (None, Some(g.to_string())),
-        };
-
-        self.appender
-            .append(SealedAppend {
-                id: msg.id,
-                sender: msg.sender,
-                recipient,
-                group,
-                text,
-                payload,
-                sent_at: msg.sent_at,
-                idempotency_key: msg.idempotency_key.map(|k| k.as_str().to_owned()),
-                recipients: recipients.to_vec(),
-            })
-            .await
+        let sealed = self.seal_append(msg, recipients).await?;
+        self.appender.append(sealed).await
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRecord>> {
@@ -1153,6 +1116,53 @@ impl Store for SqliteStore {
         by: &str,
     ) -> StoreResult<bool> {
         self.rights_complete_data_request(id, at, by).await
+    }
+}
+
+impl SqliteStore {
+    /// A message with its personal fields sealed, ready for the appender.
+    /// Sealed before taking the writer, so the vault's work does not hold
+    /// up the write queue.
+    pub(crate) async fn seal_append(
+        &self,
+        msg: NewMessage,
+        recipients: &[UserId],
+    ) -> StoreResult<SealedAppend> {
+        let id = msg.id.to_string();
+        let text = self
+            .personal
+            .seal(
+                PersonalField::MessageText,
+                msg.sender,
+                &id,
+                msg.body.text.as_deref(),
+            )
+            .await?;
+        let payload = self
+            .personal
+            .seal(
+                PersonalField::MessagePayload,
+                msg.sender,
+                &id,
+                msg.body.payload_json.as_deref(),
+            )
+            .await?;
+        let (recipient, group) = match msg.conversation {
+            Conversation::Direct(u) => (Some(u.to_string()), None),
+            Conversation::Group(g) => (None, Some(g.to_string())),
+        };
+        Ok(SealedAppend {
+            id: msg.id,
+            sender: msg.sender,
+            recipient,
+            group,
+            text,
+            payload,
+            sent_at: msg.sent_at,
+            idempotency_key: msg.idempotency_key.map(|k| k.as_str().to_owned()),
+            recipients: recipients.to_vec(),
+            outbox: None,
+        })
     }
 }
 

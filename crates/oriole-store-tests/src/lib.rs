@@ -55,6 +55,7 @@ macro_rules! store_conformance {
             sharing_outbox_is_idempotent_and_completes_into_the_ledger,
             sharing_revocation_drops_queued_messages,
             sharing_retries_and_dead_letters,
+            sharing_message_and_delivery_commit_together,
         );
     };
     (@cases $fresh:expr; $($case:ident),+ $(,)?) => {

@@ -495,6 +495,43 @@ async fn deliveries_survive_a_receiver_outage_and_a_server_restart_without_dupli
     assert_eq!(ledger, ids);
 }
 
+/// A message to a bot is queued for its recipient in the transaction that
+/// stores it: every acknowledged send is shared after a kill -9.
+#[tokio::test]
+async fn acknowledged_messages_to_a_bot_are_delivered_after_a_kill_9() {
+    let mut server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let mut rx = Receiver::start().await;
+    let (alice, _) = setup(&server, home.path(), &rx).await;
+    alice.grant_sharing("assistant").await.expect("grant");
+
+    rx.down().await;
+    let mut sent = BTreeSet::new();
+    for i in 0..10 {
+        let text = format!("acked {i}");
+        alice.send_text("helper", &text).await.expect("send");
+        sent.insert(text);
+    }
+    server.kill9().await;
+    server.restart().await;
+    rx.up().await;
+    rx.wait_for("every acknowledged message", |r| {
+        r.unique().len() == sent.len()
+    })
+    .await;
+    let got: BTreeSet<String> = rx
+        .unique()
+        .iter()
+        .filter_map(|b| {
+            b.data
+                .get("text")
+                .and_then(|t| t.as_str())
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(got, sent);
+}
+
 #[tokio::test]
 async fn bad_registrations_and_unknown_recipients_are_refused() {
     let server = TestServer::start().await;

@@ -72,7 +72,29 @@ impl<S: Store> Oriole<S> {
             sent_at: self.clock.now(),
             idempotency_key,
         };
-        match self.store.append_message(msg, &recipients).await? {
+        let payload = body
+            .payload_json
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok());
+        // To a bot: its delivery is queued in the transaction storing the
+        // message, so an acknowledged send is never left unshared.
+        let appended = match &bot {
+            Some(r) => {
+                let shared = oriole_gateway::SharedMessage {
+                    message_id: msg.id.to_string(),
+                    sent_at: msg.sent_at.0,
+                    sender_username: caller.username.to_string(),
+                    text: body.text.clone(),
+                    payload: payload.clone(),
+                };
+                let delivery = self.bot_delivery(caller, r, &shared)?;
+                self.store
+                    .append_shared_message(msg, &recipients, delivery)
+                    .await?
+            }
+            None => self.store.append_message(msg, &recipients).await?,
+        };
+        match appended {
             Appended::Duplicate {
                 message_id,
                 sent_at,
@@ -88,20 +110,6 @@ impl<S: Store> Oriole<S> {
                 sent_at,
                 seqs,
             } => {
-                let payload = body
-                    .payload_json
-                    .as_deref()
-                    .and_then(|p| serde_json::from_str(p).ok());
-                if let Some(r) = &bot {
-                    let shared = oriole_gateway::SharedMessage {
-                        message_id: message_id.to_string(),
-                        sent_at: sent_at.0,
-                        sender_username: caller.username.to_string(),
-                        text: body.text.clone(),
-                        payload: payload.clone(),
-                    };
-                    self.share_with_bot(caller, r, shared).await?;
-                }
                 let mut sender_seq = InboxSeq(0);
                 for (user, seq) in seqs {
                     if user == caller.user_id {

@@ -360,15 +360,15 @@ impl<S: Store> Oriole<S> {
         Ok(())
     }
 
-    /// Queue a message to a bot for its recipient: minimized to the
-    /// registered categories and addressed by the caller's pseudonym.
-    pub(crate) async fn share_with_bot(
+    /// The delivery of a message to a bot, for its recipient: minimized to
+    /// the registered categories and addressed by the caller's pseudonym.
+    /// Queued by the store with the message itself (`append_shared_message`).
+    pub(crate) fn bot_delivery(
         &self,
         caller: &Caller,
         r: &RecipientRecord,
-        msg: SharedMessage,
-    ) -> ServiceResult<()> {
-        let now = self.clock.now();
+        msg: &SharedMessage,
+    ) -> ServiceResult<NewDelivery> {
         let id = DeliveryId::for_event(r.id, WebhookKind::Message, &msg.message_id);
         let body = WebhookBody {
             id: id.to_string(),
@@ -376,22 +376,19 @@ impl<S: Store> Oriole<S> {
             recipient: r.name.to_string(),
             user: self.pseudonym_for(r, caller.user_id).to_string(),
             created_at: msg.sent_at,
-            data: minimize(&msg, &r.categories),
+            data: minimize(msg, &r.categories),
         };
         let body = serde_json::to_string(&body)
             .map_err(|_| ServiceError::new(ErrorCode::Internal, "internal error"))?;
-        self.store
-            .enqueue_delivery(NewDelivery {
-                id,
-                recipient: r.id,
-                user: Some(caller.user_id),
-                kind: WebhookKind::Message,
-                categories: r.categories.names(),
-                body,
-                created_at: now,
-            })
-            .await?;
-        Ok(())
+        Ok(NewDelivery {
+            id,
+            recipient: r.id,
+            user: Some(caller.user_id),
+            kind: WebhookKind::Message,
+            categories: r.categories.names(),
+            body,
+            created_at: self.clock.now(),
+        })
     }
 
     /// A bot's reply through `POST /v1/third-parties/{recipient}/callback`:

@@ -192,6 +192,18 @@ pub trait SharingStore: Send + Sync + 'static {
 
     // ---- outbox ----
 
+    /// A message to a bot, atomically with its delivery: what
+    /// [`Store::append_message`](crate::store::Store::append_message) does,
+    /// and in the same transaction `delivery` is queued, unless the sender
+    /// no longer holds a grant for its recipient (a revocation committed
+    /// first wins). So an acknowledged send is never left unshared by a
+    /// crash. A duplicate send writes nothing: the original queued it.
+    async fn append_shared_message(
+        &self,
+        msg: crate::store::NewMessage,
+        recipients: &[UserId],
+        delivery: NewDelivery,
+    ) -> StoreResult<crate::store::Appended>;
     /// Queue a delivery, due at once; `false` when its id is already queued
     /// or delivered (nothing written).
     async fn enqueue_delivery(&self, delivery: NewDelivery) -> StoreResult<bool>;

@@ -4,7 +4,8 @@
 //! head bump and every inbox entry as three JSON arrays. Inbox seqs are
 //! still gap-free and increasing per user: each head is bumped by the number
 //! of entries the batch gives that user, and the entries take the seqs just
-//! below the new head, in batch order.
+//! below the new head, in batch order. Messages to a bot add their outbox
+//! row, one statement each, in the same transaction.
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,6 +15,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::{SealedAppend, OP};
 use crate::error::{col, db, parse_stored, to_u64};
+use crate::sharing::insert_outbox;
 
 /// Why the batch was not committed.
 pub(super) enum Failed {
@@ -86,6 +88,14 @@ pub(super) async fn commit(
         for row in rows {
             let user: UserId = parse_stored(&col::<String>(&row, "user_id")?, "user id")?;
             heads.insert(user, col::<i64>(&row, "head")?);
+        }
+    }
+    for (i, append) in batch.iter().enumerate() {
+        // A duplicate's delivery was queued with the original.
+        if let (Some(out), false) = (&append.outbox, duplicates.contains_key(&i)) {
+            insert_outbox(&mut tx, &out.delivery, &out.sealed, true)
+                .await
+                .map_err(|e| Failed::Retry(e.to_string()))?;
         }
     }
     tx.commit().await.map_err(|e| Failed::Commit(db(OP)(e)))?;

@@ -5,9 +5,9 @@ use oriole_core::sharing::{
     CategorySet, DeliveryId, DeliveryUrl, NewDelivery, NewRecipient, PseudonymKey, RecipientId,
     RecipientName, RecipientText, SharingChange, SigningSecret, WebhookKind,
 };
-use oriole_core::store::{Store, StoreError};
+use oriole_core::store::{Appended, Conversation, NewMessage, Store, StoreError};
 
-use crate::fixtures::{at, user};
+use crate::fixtures::{at, key, message as fixture_message, text, user};
 
 fn recipient(name: &str, bot: Option<UserId>) -> NewRecipient {
     NewRecipient {
@@ -247,4 +247,92 @@ pub async fn sharing_retries_and_dead_letters<S: Store>(store: S) {
     assert!(!store.delivery_pending(d.id).await.expect("pending"));
     let dead = store.dead_letters().await.expect("dead letters");
     assert_eq!(dead, vec![(d.id, r.name.clone(), 2)]);
+}
+
+/// A message to a bot is stored with its delivery in one transaction: both
+/// or neither (an append that fails queues nothing), once per idempotency
+/// key, and not at all for a user whose grant was revoked first. Many such
+/// appends at once (one commit batch) each queue theirs.
+pub async fn sharing_message_and_delivery_commit_together<S: Store>(store: S) {
+    let store = std::sync::Arc::new(store);
+    let alice = user(&*store, "alice").await;
+    let bot = user(&*store, "helper").await;
+    let r = recipient("assistant", Some(bot));
+    store.create_recipient(r.clone()).await.expect("create");
+    grant(&*store, &r, alice, true, 10).await;
+    let to_bot = |key_raw: Option<&str>, at_ms: i64| NewMessage {
+        idempotency_key: key_raw.map(key),
+        ..fixture_message(alice, Conversation::Direct(bot), text("hi"), at(at_ms))
+    };
+    let first = to_bot(Some("k1"), 20);
+    let d1 = message(&r, alice, &first.id.to_string(), 20);
+    let outcome = store
+        .append_shared_message(first.clone(), &[alice], d1.clone())
+        .await
+        .expect("append");
+    assert!(matches!(outcome, Appended::New { .. }), "{outcome:?}");
+    assert!(store.message(first.id).await.expect("read").is_some());
+    assert_eq!(due_ids(&*store).await, vec![d1.id]);
+
+    // A retried send: nothing new, nor a second delivery.
+    let retry = to_bot(Some("k1"), 21);
+    let d_retry = message(&r, alice, &retry.id.to_string(), 21);
+    let outcome = store
+        .append_shared_message(retry, &[alice], d_retry)
+        .await
+        .expect("append");
+    assert!(matches!(outcome, Appended::Duplicate { .. }), "{outcome:?}");
+    assert_eq!(due_ids(&*store).await, vec![d1.id]);
+
+    // A failing append (an unknown inbox) queues nothing.
+    let ghost = UserId::generate();
+    let failing = to_bot(None, 22);
+    let d_fail = message(&r, alice, &failing.id.to_string(), 22);
+    let outcome = store
+        .append_shared_message(failing.clone(), &[alice, ghost], d_fail)
+        .await;
+    assert!(outcome.is_err(), "{outcome:?}");
+    assert!(store.message(failing.id).await.expect("read").is_none());
+    assert_eq!(due_ids(&*store).await, vec![d1.id]);
+
+    // Concurrent appends, committed together: each queues its delivery.
+    let mut expected = vec![d1.id];
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let msg = to_bot(None, 30 + i);
+        let d = message(&r, alice, &msg.id.to_string(), 30 + i);
+        expected.push(d.id);
+        let store = std::sync::Arc::clone(&store);
+        tasks.spawn(async move { store.append_shared_message(msg, &[alice], d).await });
+    }
+    while let Some(outcome) = tasks.join_next().await {
+        let outcome = outcome.expect("task");
+        assert!(matches!(outcome, Ok(Appended::New { .. })), "{outcome:?}");
+    }
+    expected.sort_by_key(ToString::to_string);
+    assert_eq!(due_ids(&*store).await, expected);
+
+    // After a revocation the message is still stored, but not shared.
+    grant(&*store, &r, alice, false, 50).await;
+    let late = to_bot(None, 60);
+    let d_late = message(&r, alice, &late.id.to_string(), 60);
+    let outcome = store
+        .append_shared_message(late.clone(), &[alice], d_late.clone())
+        .await
+        .expect("append");
+    assert!(matches!(outcome, Appended::New { .. }), "{outcome:?}");
+    assert!(!store.delivery_pending(d_late.id).await.expect("pending"));
+}
+
+/// Every pending delivery's id, in a stable order.
+async fn due_ids<S: Store>(store: &S) -> Vec<DeliveryId> {
+    let mut ids: Vec<DeliveryId> = store
+        .due_deliveries(at(1_000_000), 100)
+        .await
+        .expect("due")
+        .into_iter()
+        .map(|d| d.delivery.id)
+        .collect();
+    ids.sort_by_key(ToString::to_string);
+    ids
 }
