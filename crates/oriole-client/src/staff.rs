@@ -3,8 +3,8 @@
 //! an operator token (see [`Client::with_token`]).
 
 use oriole_proto::{
-    NewOperatorRequest, OperatorInfo, OperatorList, OperatorLoginRequest, OperatorSession,
-    PublicKeys,
+    NewOperatorRequest, OperatorInfo, OperatorList, OperatorLoginRequest, OperatorPasswordRequest,
+    OperatorSession, PublicKeys,
 };
 use reqwest::Method;
 
@@ -57,6 +57,24 @@ impl Client {
             .call(self.request(Method::GET, &["admin", "operators"])?)
             .await?;
         Ok(list.operators)
+    }
+
+    /// `POST /v1/admin/operators/{name}/disable` (role `admin`): no more
+    /// logins, and the operator's sessions end at once.
+    pub async fn disable_operator(&self, name: &str) -> Result<OperatorInfo, ClientError> {
+        self.call(self.request(Method::POST, &["admin", "operators", name, "disable"])?)
+            .await
+    }
+
+    /// `PUT /v1/admin/password` (any operator): set one's own new password;
+    /// the operator's other sessions end, this client's stays.
+    pub async fn change_operator_password(&self, password: &str) -> Result<(), ClientError> {
+        self.call_empty(self.request(Method::PUT, &["admin", "password"])?.json(
+            &OperatorPasswordRequest {
+                password: password.to_owned(),
+            },
+        ))
+        .await
     }
 }
 

@@ -592,10 +592,15 @@ pub static INVENTORY: &[DataItem] = &[
     },
     DataItem {
         id: "operator.account",
-        description: "Staff only: an operator's login name, role and when the account was \
-                      created",
+        description: "Staff only: an operator's login name, role, when the account was \
+                      created and, if so, disabled",
         category: Identity,
-        fields: &["operators.name", "operators.role", "operators.created_at"],
+        fields: &[
+            "operators.name",
+            "operators.role",
+            "operators.created_at",
+            "operators.disabled_at",
+        ],
         purposes: &[Purpose::Security],
         legal_basis: LegalBasis::LegitimateInterest,
         necessity: Necessity::Necessary,

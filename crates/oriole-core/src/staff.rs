@@ -183,6 +183,8 @@ pub struct OperatorRecord {
     pub role: Role,
     pub password_hash: PasswordHashString,
     pub created_at: Timestamp,
+    /// Set once an admin disabled the account: no login, no session.
+    pub disabled_at: Option<Timestamp>,
 }
 
 /// An authenticated operator: what handlers and services act on.

@@ -309,6 +309,18 @@ pub trait Store:
     ) -> StoreResult<Option<OperatorRecord>>;
     /// End an operator session; `false` when it was not live.
     async fn revoke_operator_session(&self, token: &TokenHash, at: Timestamp) -> StoreResult<bool>;
+    /// Disable an operator and end every live session of theirs at once;
+    /// `false` when they already were disabled.
+    async fn disable_operator(&self, operator: OperatorId, at: Timestamp) -> StoreResult<bool>;
+    /// Replace an operator's password hash and end their sessions other
+    /// than `keep` (the one that asked). `NotFound` for an unknown operator.
+    async fn set_operator_password(
+        &self,
+        operator: OperatorId,
+        hash: &PasswordHashString,
+        keep: &TokenHash,
+        at: Timestamp,
+    ) -> StoreResult<()>;
 
     // ---- justified access (see `crate::staff`) ----
 

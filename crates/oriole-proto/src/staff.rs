@@ -42,6 +42,18 @@ pub struct OperatorInfo {
     pub role: crate::OperatorRole,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// Unix milliseconds; set once an admin disabled the account (no login,
+    /// no session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<i64>,
+}
+
+/// `PUT /v1/admin/password`: an operator sets their own new password; their
+/// other sessions end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorPasswordRequest {
+    pub password: String,
 }
 
 /// A new operator session; the token is shown once.

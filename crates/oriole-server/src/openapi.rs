@@ -75,6 +75,8 @@ use crate::ws;
         admin::logout,
         admin::add_operator,
         admin::list_operators,
+        admin::disable_operator,
+        admin::change_password,
         admin::user_show,
         admin::user_messages,
         admin::content_access_request,

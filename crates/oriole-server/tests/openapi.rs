@@ -68,6 +68,8 @@ fn every_route_is_documented() {
         "/v1/admin/sessions",
         "/v1/admin/sessions/current",
         "/v1/admin/operators",
+        "/v1/admin/operators/{name}/disable",
+        "/v1/admin/password",
         "/v1/privacy/policy",
         "/v1/me/consents",
         "/v1/me/analytics",
@@ -89,5 +91,5 @@ fn every_route_is_documented() {
             "{path} is not in the OpenAPI document"
         );
     }
-    assert_eq!(paths.len(), 50, "{paths:?}");
+    assert_eq!(paths.len(), 52, "{paths:?}");
 }

@@ -14,7 +14,7 @@ use sqlx::sqlite::SqliteRow;
 use crate::error::{col, db, parse_stored};
 use crate::SqliteStore;
 
-const COLUMNS: &str = "o.id, o.name, o.role, o.password_hash, o.created_at";
+const COLUMNS: &str = "o.id, o.name, o.role, o.password_hash, o.created_at, o.disabled_at";
 
 fn operator(row: &SqliteRow) -> StoreResult<OperatorRecord> {
     let bad = |what: &str| StoreError::Backend(format!("stored operator {what} is invalid"));
@@ -24,6 +24,7 @@ fn operator(row: &SqliteRow) -> StoreResult<OperatorRecord> {
         role: parse_role(&col::<String>(row, "role")?).map_err(|_| bad("role"))?,
         password_hash: PasswordHashString::from_stored(col(row, "password_hash")?),
         created_at: Timestamp(col(row, "created_at")?),
+        disabled_at: col::<Option<i64>>(row, "disabled_at")?.map(Timestamp),
     })
 }
 
@@ -105,7 +106,8 @@ impl SqliteStore {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM operator_sessions AS s \
              JOIN operators AS o ON o.id = s.operator_id \
-             WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2"
+             WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2 \
+               AND o.disabled_at IS NULL"
         ))
         .bind(token.as_str())
         .bind(now.0)
@@ -132,6 +134,71 @@ impl SqliteStore {
         .await
         .map_err(db("ending an operator session"))?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Mark the operator disabled and end every live session of theirs, in
+    /// one transaction; `false` when they already were.
+    pub(crate) async fn disable_operator_now(
+        &self,
+        operator: OperatorId,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        const OP: &str = "disabling an operator";
+        let id = operator.to_string();
+        let mut tx = self.writer.begin().await.map_err(db(OP))?;
+        let done = sqlx::query(
+            "UPDATE operators SET disabled_at = ?2 WHERE id = ?1 AND disabled_at IS NULL",
+        )
+        .bind(&id)
+        .bind(at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        sqlx::query(
+            "UPDATE operator_sessions SET revoked_at = ?2 \
+             WHERE operator_id = ?1 AND revoked_at IS NULL",
+        )
+        .bind(&id)
+        .bind(at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        tx.commit().await.map_err(db(OP))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Replace the operator's password hash and end their other sessions
+    /// (all but `keep`), in one transaction.
+    pub(crate) async fn replace_operator_password(
+        &self,
+        operator: OperatorId,
+        hash: &PasswordHashString,
+        keep: &TokenHash,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        const OP: &str = "changing an operator's password";
+        let id = operator.to_string();
+        let mut tx = self.writer.begin().await.map_err(db(OP))?;
+        let done = sqlx::query("UPDATE operators SET password_hash = ?2 WHERE id = ?1")
+            .bind(&id)
+            .bind(hash.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("no such operator".into()));
+        }
+        sqlx::query(
+            "UPDATE operator_sessions SET revoked_at = ?3 \
+             WHERE operator_id = ?1 AND token_hash != ?2 AND revoked_at IS NULL",
+        )
+        .bind(&id)
+        .bind(keep.as_str())
+        .bind(at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        tx.commit().await.map_err(db(OP))
     }
 }
 

@@ -997,6 +997,25 @@ impl Store for SqliteStore {
         self.end_operator_session(token, at).await
     }
 
+    async fn disable_operator(
+        &self,
+        operator: oriole_core::staff::OperatorId,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        self.disable_operator_now(operator, at).await
+    }
+
+    async fn set_operator_password(
+        &self,
+        operator: oriole_core::staff::OperatorId,
+        hash: &oriole_crypto::PasswordHashString,
+        keep: &TokenHash,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.replace_operator_password(operator, hash, keep, at)
+            .await
+    }
+
     // ---- justified access (in `audit.rs` and `operators.rs`) ----
 
     async fn audit_entries_about(

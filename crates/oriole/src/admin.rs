@@ -33,6 +33,9 @@ pub enum AdminCommand {
     },
     /// End the operator session kept in the profile
     Logout,
+    /// Change one's own operator password (from $ORIOLE_PASSWORD or a
+    /// prompt); one's other operator sessions end
+    Password,
     /// Manage operator accounts (role admin)
     #[command(subcommand)]
     Operator(crate::cli::staff::OperatorCommand),

@@ -134,6 +134,12 @@ const ENDPOINTS: &[(&str, &str, &str, Permission)] = &[
         Permission::ManageOperators,
     ),
     (
+        "POST",
+        "/v1/admin/operators/nobody/disable",
+        "",
+        Permission::ManageOperators,
+    ),
+    (
         "GET",
         "/v1/admin/users/alice?reason=customer_support&ticket=T-1",
         "",
@@ -734,4 +740,164 @@ async fn the_two_person_rule_works_through_the_cli() {
     for name in ["sam", "pat", "quinn"] {
         assert!(!log.contains(name), "the log names no operator: {log}");
     }
+}
+
+/// Run the CLI as `cli` with `password` in $ORIOLE_PASSWORD (the harness
+/// always passes [`PASSWORD`]).
+async fn with_password(cli: &Cli, password: &str, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_oriole"))
+        .args(args)
+        .env("ORIOLE_PROFILE", &cli.profile)
+        .env("ORIOLE_SERVER", &cli.server)
+        .env("ORIOLE_PASSWORD", password)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("run oriole")
+}
+
+/// Lines of the live audit log whose details name `operation`.
+async fn audited(auditor: &Client, operation: &str) -> Vec<serde_json::Value> {
+    auditor
+        .audit_entries(0, 1000)
+        .await
+        .expect("audit entries")
+        .into_iter()
+        .filter(|e| e.to_string().contains(&format!("\"{operation}\"")))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_admin_disables_an_operator_and_their_sessions_end_at_once() {
+    let server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let dir = home.path();
+    let root = Cli::new(dir, "root", &server.url);
+    let data = server.data.path().to_str().expect("utf-8").to_owned();
+    root.ok(&["admin", "bootstrap", "--data", &data, "--name", "root"])
+        .await;
+    root.ok(&["admin", "login", "root"]).await;
+    for (name, role) in [("sam", "support"), ("audra", "auditor")] {
+        root.ok(&["admin", "operator", "add", name, "--role", role])
+            .await;
+    }
+    let sam = Cli::new(dir, "sam", &server.url);
+    sam.ok(&["admin", "login", "sam"]).await;
+    let sam_sdk = operator_client(&server, "sam").await;
+    sam.ok(&["admin", "dsar", "list"]).await;
+
+    // Only an admin may; never one's own account; an unknown name is named.
+    refused(&sam, &["admin", "operator", "disable", "root"], "forbidden").await;
+    refused(&root, &["admin", "operator", "disable", "root"], "conflict").await;
+    refused(
+        &root,
+        &["admin", "operator", "disable", "nobody"],
+        "not_found",
+    )
+    .await;
+
+    let out = root
+        .ok(&["admin", "operator", "disable", "sam", "--json"])
+        .await;
+    let info: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(info["name"], "sam");
+    assert!(info["disabled_at"].is_i64(), "{info}");
+    // Both of sam's sessions are gone, and a new login is refused even
+    // with the right password.
+    refused(&sam, &["admin", "dsar", "list"], "unauthorized").await;
+    let err = sam_sdk.dsars(false).await.expect_err("session ended");
+    assert_eq!(err.code(), "unauthorized");
+    let err = refused(&sam, &["admin", "login", "sam"], "unauthorized").await;
+    assert!(err.contains("disabled"), "{err}");
+    let err = server
+        .client()
+        .operator_login(OperatorLoginRequest {
+            name: "sam".into(),
+            password: "not sam's password".into(),
+        })
+        .await
+        .expect_err("wrong password");
+    assert!(
+        !err.to_string().contains("disabled"),
+        "only the password's holder learns the account is disabled: {err}"
+    );
+    // Disabling again changes nothing; the list shows who is disabled.
+    root.ok(&["admin", "operator", "disable", "sam"]).await;
+    let listed = root.ok(&["admin", "operator", "list"]).await;
+    let sam_line = listed
+        .lines()
+        .find(|l| l.starts_with("sam "))
+        .expect("sam listed");
+    assert!(sam_line.contains("disabled"), "{listed}");
+    assert!(!listed
+        .lines()
+        .any(|l| l.starts_with("root ") && l.contains("disabled")));
+
+    // Audited once, by pseudonym and role, never the name.
+    let audra = operator_client(&server, "audra").await;
+    let entries = audited(&audra, "operator_disable").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let text = entries[0].to_string();
+    assert!(text.contains("support") && !text.contains("sam"), "{text}");
+}
+
+#[tokio::test]
+async fn an_operator_changes_their_password_and_their_other_sessions_end() {
+    let server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let dir = home.path();
+    let root = Cli::new(dir, "root", &server.url);
+    let data = server.data.path().to_str().expect("utf-8").to_owned();
+    root.ok(&["admin", "bootstrap", "--data", &data, "--name", "root"])
+        .await;
+    root.ok(&["admin", "login", "root"]).await;
+    for (name, role) in [("kim", "support"), ("audra", "auditor")] {
+        root.ok(&["admin", "operator", "add", name, "--role", role])
+            .await;
+    }
+    let kim = Cli::new(dir, "kim", &server.url);
+    kim.ok(&["admin", "login", "kim"]).await;
+    let other = operator_client(&server, "kim").await;
+    const NEW: &str = "a brand new passphrase";
+
+    // No operator session, or a user's: refused.
+    let user = common::user(&server, "alice").await;
+    let err = user
+        .change_operator_password(NEW)
+        .await
+        .expect_err("a user token");
+    assert_eq!(err.code(), "unauthorized");
+    let short = with_password(&kim, "short", &["admin", "password"]).await;
+    assert_eq!(short.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&short.stderr).starts_with("error: invalid_input: "),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
+
+    let out = with_password(&kim, NEW, &["admin", "password"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // This session stays; the other one ended.
+    kim.ok(&["admin", "dsar", "list"]).await;
+    let err = other.dsars(false).await.expect_err("other session ended");
+    assert_eq!(err.code(), "unauthorized");
+    // The old password no longer works; the new one does.
+    refused(&kim, &["admin", "login", "kim"], "unauthorized").await;
+    let again = with_password(&kim, NEW, &["admin", "login", "kim"]).await;
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    kim.ok(&["admin", "dsar", "list"]).await;
+
+    let audra = operator_client(&server, "audra").await;
+    let entries = audited(&audra, "operator_password_change").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let text = entries[0].to_string();
+    assert!(!text.contains("kim") && !text.contains(NEW), "{text}");
 }

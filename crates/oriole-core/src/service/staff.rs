@@ -5,7 +5,8 @@
 use oriole_audit::{EntryDraft, EventKind};
 use oriole_crypto::{hash_password, verify_password, SessionToken, TokenHash};
 use oriole_proto::{
-    ErrorCode, NewOperatorRequest, OperatorInfo, OperatorLoginRequest, OperatorSession,
+    ErrorCode, NewOperatorRequest, OperatorInfo, OperatorLoginRequest, OperatorPasswordRequest,
+    OperatorSession,
 };
 
 use super::Oriole;
@@ -28,6 +29,7 @@ fn info(op: &OperatorRecord) -> OperatorInfo {
         name: op.name.to_string(),
         role: op.role,
         created_at: op.created_at.0,
+        disabled_at: op.disabled_at.map(|t| t.0),
     }
 }
 
@@ -80,23 +82,30 @@ impl<S: Store> Oriole<S> {
         role: Role,
         password: Password,
     ) -> ServiceResult<OperatorRecord> {
-        let cost = self.config.password_cost;
-        let password_hash =
-            tokio::task::spawn_blocking(move || hash_password(password.secret(), cost))
-                .await
-                .map_err(|e| {
-                    ServiceError::new(ErrorCode::Internal, format!("hashing task failed: {e}"))
-                })?
-                .map_err(|e| ServiceError::new(ErrorCode::Internal, e.to_string()))?;
+        let password_hash = self.hash_operator_password(password).await?;
         let record = OperatorRecord {
             id: OperatorId::generate(),
             name,
             role,
             password_hash,
             created_at: self.clock.now(),
+            disabled_at: None,
         };
         self.store.create_operator(record.clone()).await?;
         Ok(record)
+    }
+
+    async fn hash_operator_password(
+        &self,
+        password: Password,
+    ) -> ServiceResult<oriole_crypto::PasswordHashString> {
+        let cost = self.config.password_cost;
+        tokio::task::spawn_blocking(move || hash_password(password.secret(), cost))
+            .await
+            .map_err(|e| {
+                ServiceError::new(ErrorCode::Internal, format!("hashing task failed: {e}"))
+            })?
+            .map_err(|e| ServiceError::new(ErrorCode::Internal, e.to_string()))
     }
 
     /// An operator logs in with name and password. Failures are throttled
@@ -133,6 +142,18 @@ impl<S: Store> Oriole<S> {
             return Err(wrong());
         };
         self.account_throttle.clear(&key);
+        if record.disabled_at.is_some() {
+            // Said only to whoever knows the password.
+            self.audit(
+                EntryDraft::new(now.0, oriole_audit::Actor::System, EventKind::LOGIN_FAILED)
+                    .subject(operator_pseudonym(record.id))
+                    .details(details(serde_json::json!({ "cause": "operator_disabled" }))),
+            )
+            .await?;
+            return Err(ServiceError::unauthorized(
+                "this operator account is disabled",
+            ));
+        }
         let token = SessionToken::generate();
         let expires_at = Timestamp(now.0.saturating_add(OPERATOR_SESSION_MS));
         self.store
@@ -196,6 +217,69 @@ impl<S: Store> Oriole<S> {
         )
         .await?;
         Ok(info(&record))
+    }
+
+    /// Disable an operator (`manage_operators`): login is refused and every
+    /// live session of theirs ends at once. Never one's own account, so an
+    /// admin cannot lock everyone out by mistake. Disabling a disabled
+    /// operator changes nothing and is not audited again.
+    pub async fn disable_operator(&self, by: &Operator, name: &str) -> ServiceResult<OperatorInfo> {
+        by.require(Permission::ManageOperators)?;
+        let name = OperatorName::parse(name)?;
+        let record = self
+            .store
+            .operator_by_name(&name)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("no such operator"))?;
+        if record.id == by.id {
+            return Err(ServiceError::new(
+                ErrorCode::Conflict,
+                "an operator cannot disable their own account; ask another admin",
+            ));
+        }
+        let now = self.clock.now();
+        if self.store.disable_operator(record.id, now).await? {
+            self.audit(
+                EntryDraft::new(now.0, by.actor(), EventKind::OPERATOR_ACTION).details(details(
+                    serde_json::json!({
+                        "operation": "operator_disable",
+                        "operator": operator_pseudonym(record.id).as_str(),
+                        "role": role_code(record.role),
+                    }),
+                )),
+            )
+            .await?;
+        }
+        let record = self
+            .store
+            .operator_by_id(record.id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("no such operator"))?;
+        Ok(info(&record))
+    }
+
+    /// An operator sets their own new password (any role); their other
+    /// sessions end, the one that asked (`token`) stays.
+    pub async fn change_operator_password(
+        &self,
+        op: &Operator,
+        token: &str,
+        req: OperatorPasswordRequest,
+    ) -> ServiceResult<()> {
+        let password = Password::parse(&req.password)?;
+        let hash = self.hash_operator_password(password).await?;
+        let now = self.clock.now();
+        self.store
+            .set_operator_password(op.id, &hash, &TokenHash::of(token), now)
+            .await?;
+        self.audit(
+            EntryDraft::new(now.0, op.actor(), EventKind::OPERATOR_ACTION)
+                .subject(operator_pseudonym(op.id))
+                .details(details(serde_json::json!({
+                    "operation": "operator_password_change",
+                }))),
+        )
+        .await
     }
 
     /// Every operator account (`manage_operators`).

@@ -9,7 +9,8 @@ use oriole_core::service::Justification;
 use oriole_core::Store;
 use oriole_proto::{
     ApiError, ContentAccessGrant, ContentAccessRequest, NewOperatorRequest, OperatorInfo,
-    OperatorList, OperatorLoginRequest, OperatorSession, UserAccountView, UserMessagesView,
+    OperatorList, OperatorLoginRequest, OperatorPasswordRequest, OperatorSession, UserAccountView,
+    UserMessagesView,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -95,6 +96,52 @@ pub async fn list_operators<S: Store>(
 ) -> ApiResult<Json<OperatorList>> {
     let operators = state.oriole.list_operators(&op).await?;
     Ok(Json(OperatorList { operators }))
+}
+
+/// `POST /v1/admin/operators/{name}/disable`: disable an operator account
+/// (`manage_operators`): login is refused and their sessions end at once.
+#[utoipa::path(
+    post, path = "/v1/admin/operators/{name}/disable", operation_id = "operator_disable", tag = "staff",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The operator's name")),
+    responses(
+        (status = 200, description = "Disabled (or already was)", body = OperatorInfo),
+        (status = 401, description = "`unauthorized`: not an operator session", body = ApiError),
+        (status = 403, description = "`forbidden`: the role may not manage operators", body = ApiError),
+        (status = 404, description = "`not_found`: no such operator", body = ApiError),
+        (status = 409, description = "`conflict`: one's own account", body = ApiError),
+    )
+)]
+pub async fn disable_operator<S: Store>(
+    State(state): State<SharedState<S>>,
+    Staff(op, ..): Staff<perm::ManageOperators>,
+    PathParams(name): PathParams<String>,
+) -> ApiResult<Json<OperatorInfo>> {
+    Ok(Json(state.oriole.disable_operator(&op, &name).await?))
+}
+
+/// `PUT /v1/admin/password`: an operator (any role) sets their own new
+/// password; their other sessions end, this one stays.
+#[utoipa::path(
+    put, path = "/v1/admin/password", operation_id = "operator_password", tag = "staff",
+    security(("bearer" = [])),
+    request_body = OperatorPasswordRequest,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "`invalid_input`: too short or too long", body = ApiError),
+        (status = 401, description = "`unauthorized`: not an operator session", body = ApiError),
+    )
+)]
+pub async fn change_password<S: Store>(
+    State(state): State<SharedState<S>>,
+    op: AnyOperator,
+    JsonBody(req): JsonBody<OperatorPasswordRequest>,
+) -> ApiResult<StatusCode> {
+    state
+        .oriole
+        .change_operator_password(&op.operator, &op.token, req)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The justification every operator read of a user's data needs.

@@ -16,7 +16,7 @@ pub mod sharing;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use oriole_core::Store;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
@@ -132,6 +132,11 @@ pub fn router<S: Store>(state: SharedState<S>) -> Router {
             "/v1/admin/operators",
             post(admin::add_operator::<S>).get(admin::list_operators::<S>),
         )
+        .route(
+            "/v1/admin/operators/{name}/disable",
+            post(admin::disable_operator::<S>),
+        )
+        .route("/v1/admin/password", put(admin::change_password::<S>))
         .route("/v1/admin/users/{username}", get(admin::user_show::<S>))
         .route(
             "/v1/admin/users/{username}/messages",

@@ -27,6 +27,12 @@ pub enum OperatorCommand {
     },
     /// List operator accounts
     List,
+    /// Disable an operator: login is refused and their sessions end at once
+    /// (never one's own account)
+    Disable {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -89,6 +95,10 @@ pub async fn run(ctx: &mut Ctx, command: AdminCommand) -> Result<(), CliError> {
             add_operator(ctx, &name, &role).await
         }
         AdminCommand::Operator(OperatorCommand::List) => list_operators(ctx).await,
+        AdminCommand::Operator(OperatorCommand::Disable { name }) => {
+            disable_operator(ctx, &name).await
+        }
+        AdminCommand::Password => change_password(ctx).await,
         AdminCommand::User(UserCommand::Show {
             user,
             reason,
@@ -141,7 +151,11 @@ fn operator_line(op: &OperatorInfo) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    format!("{} ({role}, id {})", op.name, op.operator_id)
+    let disabled = op
+        .disabled_at
+        .map(|t| format!(", disabled {}", super::output::format_time(t)))
+        .unwrap_or_default();
+    format!("{} ({role}, id {}{disabled})", op.name, op.operator_id)
 }
 
 async fn login(ctx: &mut Ctx, name: &str) -> Result<(), CliError> {
@@ -204,6 +218,19 @@ async fn add_operator(ctx: &Ctx, name: &str, role: &str) -> Result<(), CliError>
             .note(&format!("password (shown once; keep it safe): {password}"))?;
     }
     Ok(())
+}
+
+async fn disable_operator(ctx: &Ctx, name: &str) -> Result<(), CliError> {
+    let op = ctx.operator()?.disable_operator(name).await?;
+    ctx.out
+        .emit(&op, || format!("disabled operator {}", operator_line(&op)))
+}
+
+async fn change_password(ctx: &Ctx) -> Result<(), CliError> {
+    let password = password(true)?;
+    ctx.operator()?.change_operator_password(&password).await?;
+    ctx.out
+        .note("password changed; your other operator sessions have ended")
 }
 
 async fn list_operators(ctx: &Ctx) -> Result<(), CliError> {
