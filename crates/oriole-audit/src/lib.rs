@@ -32,4 +32,5 @@ pub use export::{
 };
 pub use ids::{Actor, EventKind, IdError, OperatorRole, PseudonymousId};
 pub use report::{Report, ReportOptions};
+pub use time::compact_utc;
 pub use verify::{verify, verify_from, verify_with_keys, Verifier, VerifyError, VerifyReport};

@@ -51,6 +51,15 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// `20240301T120000Z` (UTC): a moment for a file name (no `:`).
+pub fn compact_utc(ms: i64) -> String {
+    let c = civil(ms, 0);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
 /// `2024-03-01T12:00:00Z` (UTC).
 pub(crate) fn rfc3339(ms: i64) -> String {
     let c = civil(ms, 0);

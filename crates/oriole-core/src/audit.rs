@@ -14,8 +14,10 @@
 //! .await?;
 //! ```
 
-use oriole_audit::{Actor, Details, EntryDraft, EventKind, PseudonymousId};
-use oriole_proto::{PublicKeyInfo, PublicKeys};
+use oriole_audit::{
+    Actor, AuditPublicKey, Details, EntryDraft, EventKind, PseudonymousId, Report, ReportOptions,
+};
+use oriole_proto::{ErrorCode, PublicKeyInfo, PublicKeys};
 
 use crate::domain::{DeviceId, UserId};
 use crate::error::{ServiceError, ServiceResult};
@@ -121,6 +123,37 @@ impl<S: Store> Oriole<S> {
             .store
             .audit_entries(after_seq, limit.clamp(1, MAX_AUDIT_PAGE))
             .await?)
+    }
+
+    /// The periodic audit report over the last `period_ms`, built like
+    /// `oriole audit report` does: the whole log and its checkpoints,
+    /// verified with the server's audit key. It holds pseudonymous ids and
+    /// codes only. For the server's own schedule (no operator).
+    pub async fn audit_report(&self, period_ms: i64) -> ServiceResult<Report> {
+        // Checkpoints first: every one of them then seals entries read after.
+        let checkpoints = self.store.audit_checkpoints().await?;
+        let mut entries: Vec<AuditEntry> = Vec::new();
+        loop {
+            let after = entries.last().map_or(0, |e| e.seq);
+            let page = self.store.audit_entries(after, MAX_AUDIT_PAGE).await?;
+            if page.is_empty() {
+                break;
+            }
+            entries.extend(page);
+        }
+        let key = self
+            .store
+            .signing_key(KeyPurpose::AUDIT)
+            .await?
+            .public_key();
+        let key = AuditPublicKey::parse(&key.to_pem())
+            .map_err(|e| ServiceError::new(ErrorCode::Internal, format!("the audit key: {e}")))?;
+        let now = self.now_ms();
+        let since = now.saturating_sub(period_ms);
+        let options = ReportOptions::new(now, vec![key]);
+        tokio::task::spawn_blocking(move || Report::build(&entries, &checkpoints, since, &options))
+            .await
+            .map_err(|e| ServiceError::new(ErrorCode::Internal, format!("report task failed: {e}")))
     }
 
     /// Every signed checkpoint, for an operator who may read the audit log.

@@ -1,7 +1,10 @@
-//! The audit settings and the task that seals the audit log: every
-//! `checkpoint_secs` (and once at shutdown) it signs a checkpoint over the
-//! log's head with the audit key from the key store, when the head moved.
+//! The audit settings and the tasks that seal the audit log and write its
+//! periodic report: every `checkpoint_secs` (and once at shutdown) a
+//! checkpoint is signed over the log's head with the audit key from the key
+//! store, when the head moved; every `report_secs` the audit report over
+//! that period is written to `DATA/reports/audit-<time>.md` and `.json`.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,12 +22,16 @@ pub struct AuditSettings {
     /// appended). Entries after the last checkpoint are chained but not yet
     /// signed, so this bounds how much of the tail could be cut unnoticed.
     pub checkpoint_secs: u64,
+    /// Seconds between audit reports written to `DATA/reports` (each over
+    /// the period since the last); `0` turns them off.
+    pub report_secs: u64,
 }
 
 impl Default for AuditSettings {
     fn default() -> Self {
         AuditSettings {
             checkpoint_secs: 300,
+            report_secs: 86_400,
         }
     }
 }
@@ -51,6 +58,67 @@ pub fn spawn_sealer<S: Store>(state: Arc<AppState<S>>, stop: CancellationToken) 
                 _ = ticker.tick() => {}
             }
             seal_now(&state).await;
+        }
+    });
+}
+
+/// Write the audit report over the last `period` to
+/// `DATA/reports/audit-<time>.md` and `.json` (`<time>` is the end of the
+/// period, UTC); returns the Markdown file's path. Each file is written
+/// beside its final name, then renamed, so a reader never sees half of one.
+pub async fn write_report<S: Store>(
+    state: &AppState<S>,
+    period: Duration,
+) -> Result<PathBuf, String> {
+    let period_ms = i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
+    let report = state
+        .oriole
+        .audit_report(period_ms)
+        .await
+        .map_err(|e| e.to_string())?;
+    let json = report.to_json().map_err(|e| e.to_string())?;
+    let dir = state.settings.data_dir.join("reports");
+    let stem = format!("audit-{}", oriole_audit::compact_utc(report.until));
+    let md = dir.join(format!("{stem}.md"));
+    let write = |path: PathBuf, text: String| async move {
+        let part = path.with_extension("part");
+        tokio::fs::write(&part, text).await?;
+        tokio::fs::rename(&part, &path).await
+    };
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    write(dir.join(format!("{stem}.json")), json)
+        .await
+        .map_err(|e| format!("{stem}.json: {e}"))?;
+    write(md.clone(), report.to_markdown())
+        .await
+        .map_err(|e| format!("{stem}.md: {e}"))?;
+    Ok(md)
+}
+
+/// Start the report task when `report_secs` is not 0; it stops when `stop`
+/// is cancelled. The first report is written one period after start.
+pub fn spawn_reporter<S: Store>(state: Arc<AppState<S>>, stop: CancellationToken) {
+    let secs = state.settings.audit.report_secs;
+    if secs == 0 {
+        return;
+    }
+    let every = Duration::from_secs(secs);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            match write_report(&state, every).await {
+                Ok(path) => tracing::info!(path = %path.display(), "audit report written"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "writing the audit report failed; retried next period")
+                }
+            }
         }
     });
 }

@@ -113,6 +113,7 @@ async fn launch<S: Store>(
     retention::spawn_job(state.clone(), sessions.shutdown.clone());
     gateway::spawn_worker(state.clone(), sessions.shutdown.clone());
     audit_seal::spawn_sealer(state.clone(), sessions.shutdown.clone());
+    audit_seal::spawn_reporter(state.clone(), sessions.shutdown.clone());
     let sealing = state.clone();
     let app = routes::router(state);
 

@@ -901,3 +901,50 @@ async fn an_operator_changes_their_password_and_their_other_sessions_end() {
     let text = entries[0].to_string();
     assert!(!text.contains("kim") && !text.contains(NEW), "{text}");
 }
+
+#[tokio::test]
+async fn the_server_writes_the_audit_report_on_its_schedule() {
+    let server = TestServer::start_with_env(&[("ORIOLE_AUDIT__REPORT_SECS", "1")]).await;
+    let mut alice = common::user(&server, "alice").await;
+    alice.logout().await.expect("logout");
+    let reports = server.data.path().join("reports");
+    // The first report is written one period (a second) after start; wait
+    // for one that covers the login above, polling the directory.
+    let mut found = None;
+    for _ in 0..600 {
+        let jsons: Vec<std::path::PathBuf> = std::fs::read_dir(&reports)
+            .map(|dir| {
+                dir.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for path in jsons {
+            let text = std::fs::read_to_string(&path).expect("read report");
+            let report: serde_json::Value = serde_json::from_str(&text).expect("json report");
+            if report["by_action"]["logout"].as_u64() >= Some(1) {
+                found = Some((path, report));
+            }
+        }
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (json_path, report) = found.expect("a report covering the logout within 30 s");
+    let name = json_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("name");
+    assert!(
+        name.starts_with("audit-") && name.ends_with("Z.json"),
+        "{name}"
+    );
+    assert_eq!(report["verification"]["status"], "verified", "{report}");
+    let md = std::fs::read_to_string(json_path.with_extension("md")).expect("the .md beside it");
+    assert!(md.starts_with('#'), "{md}");
+    // Pseudonymous ids and codes only.
+    for text in [md, report.to_string()] {
+        assert!(!text.contains("alice"), "{text}");
+    }
+}
