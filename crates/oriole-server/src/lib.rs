@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod hub;
+pub mod metrics;
 mod middleware;
 pub mod openapi;
 pub mod retention;
@@ -38,6 +39,7 @@ use tower::Layer;
 
 pub use error::{ApiResult, HttpError, ServerError};
 pub use hub::Hub;
+pub use metrics::Metrics;
 pub use openapi::{openapi, openapi_json};
 pub use settings::{LoginThrottle, Settings, SettingsError, SqliteSettings, SqliteSynchronous};
 pub use state::{AppState, Sessions};
@@ -60,6 +62,7 @@ pub fn app_state<S: Store>(settings: Settings, store: S) -> Arc<AppState<S>> {
         oriole,
         hub,
         sessions: Sessions::new(settings.max_connections),
+        metrics: Metrics::default(),
         settings,
     })
 }
@@ -83,7 +86,7 @@ pub async fn launch_with_listener<S: Store>(
         )
         .into());
     }
-    launch(settings, store, listener, None, shutdown).await
+    launch(settings, store, listener, None, None, shutdown).await
 }
 
 /// As [`launch_with_listener`], speaking HTTPS and WSS with `tls` (see
@@ -96,20 +99,59 @@ pub async fn launch_with_tls_listener<S: Store>(
     tls: Arc<rustls::ServerConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    launch(settings, store, listener, Some(tls), shutdown).await
+    launch(settings, store, listener, None, Some(tls), shutdown).await
+}
+
+/// As [`launch_with_listener`] (or [`launch_with_tls_listener`] when `tls`
+/// is given), serving the metrics on `metrics`, already bound (so the
+/// caller knows its port). Without it, `metrics_listen` is bound when set.
+pub async fn launch_with_metrics_listener<S: Store>(
+    settings: Settings,
+    store: S,
+    listener: tokio::net::TcpListener,
+    metrics: Option<tokio::net::TcpListener>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    if tls.is_none() && settings.tls_enabled() {
+        return Err(SettingsError::Invalid(
+            "the settings ask for TLS: give the TLS configuration".to_owned(),
+        )
+        .into());
+    }
+    launch(settings, store, listener, metrics, tls, shutdown).await
 }
 
 async fn launch<S: Store>(
     settings: Settings,
     store: S,
     listener: tokio::net::TcpListener,
+    metrics_listener: Option<tokio::net::TcpListener>,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     settings.validate()?;
     let addr = listener.local_addr().map_err(ServerError::Listener)?;
+    let metrics_listener = match (metrics_listener, settings.metrics_addr()?) {
+        (Some(bound), _) => Some(bound),
+        (None, Some(metrics_addr)) => Some(
+            tokio::net::TcpListener::bind(metrics_addr)
+                .await
+                .map_err(ServerError::Listener)?,
+        ),
+        (None, None) => None,
+    };
     let state = app_state(settings, store);
     let sessions = state.sessions.clone();
+    if let Some(metrics_listener) = metrics_listener {
+        let stop = sessions.shutdown.clone().cancelled_owned();
+        let scraped = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = metrics::serve(scraped, metrics_listener, stop).await {
+                tracing::warn!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     retention::spawn_job(state.clone(), sessions.shutdown.clone());
     gateway::spawn_worker(state.clone(), sessions.shutdown.clone());
     audit_seal::spawn_sealer(state.clone(), sessions.shutdown.clone());

@@ -90,7 +90,10 @@ pub fn spawn_job<S: Store>(state: Arc<AppState<S>>, stop: CancellationToken) {
                 .run_retention(Actor::System, &config, RetentionRunRequest::default())
                 .await
             {
-                Ok(report) => tracing::info!(removed = report.total, "retention job ran"),
+                Ok(report) => {
+                    state.metrics.retention_ran(&report);
+                    tracing::info!(removed = report.total, "retention job ran")
+                }
                 Err(e) => {
                     tracing::warn!(code = %e.code, "retention job failed; retried next interval")
                 }

@@ -25,6 +25,9 @@ pub struct Settings {
     pub listen: String,
     /// The data directory: the database, and the key store under `keys/`.
     pub data_dir: PathBuf,
+    /// Serve Prometheus metrics on this loopback `IP:PORT` (plain HTTP,
+    /// `GET /metrics`); unset: no metrics listener.
+    pub metrics_listen: Option<String>,
     /// Limit on the text plus payload of one message, in bytes.
     pub max_message_bytes: usize,
     /// How long after sending a sender may recall a message, in seconds.
@@ -119,6 +122,7 @@ impl Default for Settings {
         let cost = PasswordCost::default();
         Settings {
             listen: "127.0.0.1:7070".to_owned(),
+            metrics_listen: None,
             data_dir: PathBuf::from("./oriole-data"),
             max_message_bytes: core.max_message_bytes,
             recall_window_secs: core.recall_window_secs,
@@ -246,6 +250,7 @@ impl Settings {
                 "tls_cert and tls_key must be given together".to_owned(),
             ));
         }
+        self.metrics_addr()?;
         self.user_rights.validate()?;
         self.sharing.validate()?;
         if self.self_signed && self.tls_cert.is_some() {
@@ -254,6 +259,15 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// The metrics listener's address, when one is configured; refused
+    /// unless on loopback.
+    pub fn metrics_addr(&self) -> Result<Option<std::net::SocketAddr>, SettingsError> {
+        self.metrics_listen
+            .as_deref()
+            .map(crate::metrics::parse_listen)
+            .transpose()
     }
 
     /// Whether the server speaks HTTPS and WSS.

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 
 /// The application state, generic over the storage backend.
@@ -16,6 +17,7 @@ pub struct AppState<S: Store> {
     pub hub: Arc<Hub>,
     pub settings: Settings,
     pub sessions: Sessions,
+    pub metrics: Metrics,
 }
 
 /// Bookkeeping for WebSocket sessions: a bound on their number, the signal

@@ -6,9 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use oriole_server::{
-    launch_with_listener, launch_with_tls_listener, tls, Settings, SqliteSynchronous,
-};
+use oriole_server::{launch_with_metrics_listener, tls, Settings, SqliteSynchronous};
 use std::sync::Arc;
 
 use oriole_core::{ClearVault, FieldVault, KeyVault, KeyVaultConfig};
@@ -170,19 +168,32 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let local = listener.local_addr().context("reading the bound address")?;
+    // Bound here, before the "listening" line, so that line's reader can
+    // scrape at once (and learn a port picked with 0).
+    let metrics = match settings.metrics_addr()? {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+        ),
+        None => None,
+    };
     {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut stdout = std::io::stdout().lock();
+        if let Some(metrics) = &metrics {
+            let addr = metrics
+                .local_addr()
+                .context("reading the metrics address")?;
+            writeln!(stdout, "metrics on http://{addr}/metrics").context("writing to stdout")?;
+        }
         writeln!(stdout, "listening on {scheme}://{local}").context("writing to stdout")?;
         stdout.flush().context("writing to stdout")?;
     }
 
-    let result = match tls {
-        Some(tls) => {
-            launch_with_tls_listener(settings, store.clone(), listener, tls, shutdown).await
-        }
-        None => launch_with_listener(settings, store.clone(), listener, shutdown).await,
-    };
+    let result =
+        launch_with_metrics_listener(settings, store.clone(), listener, metrics, tls, shutdown)
+            .await;
     // Every write has finished; close the pools (checkpoints the WAL).
     store.close().await;
     key_store.close().await;

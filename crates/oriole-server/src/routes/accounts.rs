@@ -4,7 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use oriole_core::Store;
-use oriole_proto::{ApiError, DeviceList, LoginRequest, Profile, RegisterRequest, SessionResponse};
+use oriole_proto::{
+    ApiError, DeviceList, ErrorCode, LoginRequest, Profile, RegisterRequest, SessionResponse,
+};
 
 use crate::error::ApiResult;
 use crate::extract::{Authenticated, ClientIp, JsonBody, PathParams};
@@ -45,7 +47,16 @@ pub async fn login<S: Store>(
     ip: ClientIp,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
-    Ok(Json(state.oriole.login(req, ip.to_option_string()).await?))
+    let session = state
+        .oriole
+        .login(req, ip.to_option_string())
+        .await
+        .inspect_err(|e| {
+            if e.code == ErrorCode::Unauthorized {
+                state.metrics.login_failed();
+            }
+        })?;
+    Ok(Json(session))
 }
 
 /// `DELETE /v1/sessions/current`: log out; the token stops working and this

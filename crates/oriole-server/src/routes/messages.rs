@@ -36,6 +36,7 @@ pub async fn send<S: Store>(
     let status = if ack.duplicate {
         StatusCode::OK
     } else {
+        state.metrics.message_accepted();
         StatusCode::CREATED
     };
     Ok((status, Json(ack)))

@@ -78,7 +78,7 @@ pub async fn run_retention<S: Store>(
     JsonBody(req): JsonBody<RetentionRunRequest>,
 ) -> ApiResult<Json<RetentionReport>> {
     let config = state.settings.retention.config();
-    Ok(Json(
-        state.oriole.run_retention(op.actor(), &config, req).await?,
-    ))
+    let report = state.oriole.run_retention(op.actor(), &config, req).await?;
+    state.metrics.retention_ran(&report);
+    Ok(Json(report))
 }

@@ -434,7 +434,12 @@ async fn answer_send<S: Store>(
     message: SendMessage,
 ) -> ServerFrame {
     match state.oriole.send(caller, message).await {
-        Ok(ack) => ServerFrame::Ack { reference, ack },
+        Ok(ack) => {
+            if !ack.duplicate {
+                state.metrics.message_accepted();
+            }
+            ServerFrame::Ack { reference, ack }
+        }
         Err(e) => error_frame(reference, e),
     }
 }

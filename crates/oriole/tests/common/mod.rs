@@ -25,6 +25,8 @@ const TEST_ENV: &[(&str, &str)] = &[
 pub struct TestServer {
     pub data: TempDir,
     pub url: String,
+    /// `http://HOST:PORT/metrics` when `metrics_listen` is set.
+    pub metrics_url: Option<String>,
     /// The CA certificate the harness's clients trust (TLS servers).
     pub ca_file: Option<PathBuf>,
     child: Option<Child>,
@@ -54,10 +56,11 @@ impl TestServer {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let (child, url) = spawn(data.path(), &env, &args).await;
+        let (child, url, metrics_url) = spawn(data.path(), &env, &args).await;
         TestServer {
             data,
             url,
+            metrics_url,
             ca_file: None,
             child: Some(child),
             env,
@@ -102,9 +105,10 @@ impl TestServer {
     /// Start again on the same data directory (a new port).
     pub async fn restart(&mut self) {
         assert!(self.child.is_none(), "stop or kill the server first");
-        let (child, url) = spawn(self.data.path(), &self.env, &self.args).await;
+        let (child, url, metrics_url) = spawn(self.data.path(), &self.env, &self.args).await;
         self.child = Some(child);
         self.url = url;
+        self.metrics_url = metrics_url;
     }
 }
 
@@ -116,7 +120,11 @@ impl Drop for TestServer {
     }
 }
 
-async fn spawn(data: &Path, env: &[(String, String)], args: &[String]) -> (Child, String) {
+async fn spawn(
+    data: &Path,
+    env: &[(String, String)],
+    args: &[String],
+) -> (Child, String, Option<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_oriole"));
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
@@ -131,9 +139,13 @@ async fn spawn(data: &Path, env: &[(String, String)], args: &[String]) -> (Child
     let mut child = cmd.spawn().expect("spawn oriole serve");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
+    let mut metrics_url = None;
     let url = loop {
         match lines.next_line().await.expect("read stdout") {
             Some(line) => {
+                if let Some(url) = line.strip_prefix("metrics on ") {
+                    metrics_url = Some(url.trim().to_owned());
+                }
                 if let Some(url) = line.strip_prefix("listening on ") {
                     break url.trim().to_owned();
                 }
@@ -143,7 +155,7 @@ async fn spawn(data: &Path, env: &[(String, String)], args: &[String]) -> (Child
     };
     // Keep draining stdout so the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+    (child, url, metrics_url)
 }
 
 /// Register a user through the SDK; returns a logged-in client.
