@@ -23,6 +23,9 @@ pub trait Fanout: Send + Sync + 'static {
     fn announce_policy(&self, _notice: PolicyNotice) -> Vec<UserId> {
         Vec::new()
     }
+    /// `user` accepted the policy in force: their connections, held back
+    /// by the re-consent gate, resume live delivery.
+    fn policy_accepted(&self, _user: UserId) {}
 }
 
 pub trait Clock: Send + Sync + 'static {

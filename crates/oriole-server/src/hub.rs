@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use oriole_core::domain::{DeviceId, UserId};
 use oriole_core::Fanout;
 use oriole_proto::{InboxEvent, PolicyNotice};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 type ConnId = u64;
@@ -24,6 +24,7 @@ struct Outlet {
     events: mpsc::Sender<Box<InboxEvent>>,
     lagging: Arc<AtomicBool>,
     revoked: CancellationToken,
+    accepted: Arc<Notify>,
 }
 
 #[derive(Default)]
@@ -74,6 +75,7 @@ impl Hub {
         let (tx, rx) = mpsc::channel(self.queue_len);
         let lagging = Arc::new(AtomicBool::new(false));
         let revoked = CancellationToken::new();
+        let accepted = Arc::new(Notify::new());
         let mut registry = self.registry();
         registry.by_user.entry(user).or_default().insert(
             id,
@@ -82,6 +84,7 @@ impl Hub {
                 events: tx,
                 lagging: lagging.clone(),
                 revoked: revoked.clone(),
+                accepted: accepted.clone(),
             },
         );
         registry
@@ -98,6 +101,7 @@ impl Hub {
             events: rx,
             lagging,
             revoked,
+            accepted,
         }
     }
 
@@ -157,6 +161,15 @@ impl Fanout for Hub {
         users
     }
 
+    fn policy_accepted(&self, user: UserId) {
+        if let Some(conns) = self.registry().by_user.get(&user) {
+            for outlet in conns.values() {
+                // Kept as a permit when the session is not waiting yet.
+                outlet.accepted.notify_one();
+            }
+        }
+    }
+
     fn disconnect_device(&self, device: DeviceId) {
         let registry = self.registry();
         let Some(conns) = registry.by_device.get(&device) else {
@@ -186,6 +199,9 @@ pub struct Subscription {
     pub notices: broadcast::Receiver<PolicyNotice>,
     lagging: Arc<AtomicBool>,
     pub revoked: CancellationToken,
+    /// The user accepted the policy in force (see
+    /// [`Fanout::policy_accepted`]).
+    pub accepted: Arc<Notify>,
 }
 
 impl Subscription {

@@ -275,3 +275,79 @@ async fn retention_runs_on_demand_as_an_admin_and_reports_its_counts() {
         "{human}"
     );
 }
+
+#[tokio::test]
+async fn an_open_session_holds_live_events_back_until_the_user_accepts() {
+    use futures_util::FutureExt;
+    use oriole_proto::ConsentChannel;
+
+    let server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let (_admin, officer) = staff(&server, home.path()).await;
+    let alice = common::user(&server, "alice").await;
+    let bob = common::user(&server, "bob").await;
+    let mut live = bob.connect(0).await.expect("connect");
+    alice.send_text("bob", "before").await.expect("send");
+    let event = live.next_event().await.expect("open").expect("event");
+    assert_eq!(event.text.as_deref(), Some("before"));
+
+    let publish = |version: &str, text: &str, material: bool| {
+        let file = home.path().join(format!("policy-v{version}.md"));
+        std::fs::write(&file, text).expect("write");
+        let file = file.to_str().expect("utf-8 path").to_owned();
+        let version = version.to_owned();
+        let officer = &officer;
+        async move {
+            let mut args = vec!["admin", "policy", "publish", &file, "--version", &version];
+            if material {
+                args.push("--material");
+            }
+            officer.ok(&args).await;
+        }
+    };
+    publish("2", "# Version 2\n\nMaterial.\n", true).await;
+    let notice = live.next_notice().await.expect("notice");
+    assert_eq!((notice.version, notice.material), (2, true));
+
+    // Alice accepts and writes; Bob has not accepted: his open session
+    // pushes nothing...
+    alice
+        .accept_policy(2, ConsentChannel::Api)
+        .await
+        .expect("accept");
+    alice.send_text("bob", "held back").await.expect("send");
+    // ...but still delivers notices (a later one proves the earlier event
+    // was not sent: a session sends queued events before notices) and
+    // answers frames, with the gate's error.
+    publish("3", "# Version 3\n\nA typo fixed.\n", false).await;
+    let notice = live.next_notice().await.expect("notice");
+    assert_eq!((notice.version, notice.material), (3, false));
+    assert!(
+        live.next_event().now_or_never().is_none(),
+        "an event reached a gated session"
+    );
+    let e = live
+        .send(oriole_proto::SendMessage {
+            to: Some("alice".into()),
+            text: Some("gated".into()),
+            ..Default::default()
+        })
+        .await
+        .expect_err("gated");
+    assert_eq!(e.code(), "consent_required");
+
+    // Accepting (here over REST, as from any device) resumes live delivery
+    // from the store: nothing held back is lost.
+    bob.accept_policy(3, ConsentChannel::Api)
+        .await
+        .expect("accept");
+    let event = tokio::time::timeout(std::time::Duration::from_secs(10), live.next_event())
+        .await
+        .expect("delivery resumes within 10 s")
+        .expect("open")
+        .expect("event");
+    assert_eq!(event.text.as_deref(), Some("held back"));
+    alice.send_text("bob", "after").await.expect("send");
+    let event = live.next_event().await.expect("open").expect("event");
+    assert_eq!(event.text.as_deref(), Some("after"));
+}

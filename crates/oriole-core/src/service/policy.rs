@@ -259,6 +259,7 @@ impl<S: Store> Oriole<S> {
             }))),
         )
         .await?;
+        self.fanout.policy_accepted(caller.user_id);
         self.policy_status(caller).await
     }
 

@@ -14,6 +14,14 @@
 //! connection is not echoed: its `ack` already stands for it. After
 //! `subscribe` the stream is the exact inbox, own copies included.
 //!
+//! After a material policy change the user must accept the new version
+//! (PRIVACY.md P15): until then the session is `gated`. It pushes no inbox
+//! events (live ones are dropped, the store keeps them) but still sends
+//! policy notices and answers frames, which the core gates or lets through
+//! (rights are never blocked). When the user accepts, on any device, the
+//! session resumes by reading the store after its cursor, so nothing is
+//! lost.
+//!
 //! `send` frames are pipelined (see `pipeline.rs`): the next frame is read
 //! while earlier sends wait for their commit, and answers leave in frame
 //! order. Any other frame first waits for the sends before it.
@@ -25,7 +33,10 @@ use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use oriole_core::{Caller, ServiceError, Store};
 use oriole_proto::close_code::{GOING_AWAY, PROTOCOL_VIOLATION, REVOKED, TOO_BIG};
-use oriole_proto::{ClientFrame, InboxEvent, SendMessage, ServerFrame, SyncPage, PROTOCOL_VERSION};
+use oriole_proto::{
+    ClientFrame, ErrorCode, InboxEvent, PolicyNotice, SendMessage, ServerFrame, SyncPage,
+    PROTOCOL_VERSION,
+};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{timeout, Instant, MissedTickBehavior};
@@ -75,6 +86,7 @@ pub async fn run<S: Store>(
         subscription,
         delivered: 0,
         catching_up: false,
+        gated: false,
         subscribed: false,
         acked: BTreeSet::new(),
         pipeline: Pipeline::default(),
@@ -101,6 +113,8 @@ struct Session<S: Store> {
     delivered: u64,
     /// Events after `delivered` are waiting in the store.
     catching_up: bool,
+    /// The user has a material policy change to accept: no events pushed.
+    gated: bool,
     /// Whether the client asked for the exact inbox with `subscribe`.
     subscribed: bool,
     /// Before `subscribe`: seqs of own copies answered by an `ack` on this
@@ -141,6 +155,7 @@ impl<S: Store> Session<S> {
             head,
         })
         .await?;
+        self.check_gate().await;
         // A policy published while this user was away.
         match self
             .state
@@ -165,14 +180,18 @@ impl<S: Store> Session<S> {
                 () = shutdown.cancelled() => Err(End::Close(GOING_AWAY, "server shutting down")),
                 () = self.subscription.revoked.cancelled() => Err(End::Close(REVOKED, "device revoked")),
                 page = self.state.oriole.events_after(self.caller.user_id, self.delivered, CATCH_UP_PAGE),
-                    if self.catching_up => Box::pin(self.on_page(page)).await,
+                    if self.catching_up && !self.gated => Box::pin(self.on_page(page)).await,
                 // Before live events: an answer's own copy is noted as acked
                 // in the same poll that queued it.
                 (n, answer) = self.pipeline.finished(), if !self.pipeline.is_idle() => self.on_answer(n, answer).await,
                 incoming = self.socket.recv(), if !self.pipeline.is_full() => self.on_incoming(incoming).await,
                 // While catching up the queue waits: the store has its events.
                 Some(event) = self.subscription.events.recv(), if !self.catching_up => self.on_live(*event).await,
-                Ok(notice) = self.subscription.notices.recv() => self.send(&ServerFrame::PolicyNotice { notice }).await,
+                Ok(notice) = self.subscription.notices.recv() => self.on_notice(notice).await,
+                () = self.subscription.accepted.notified(), if self.gated => {
+                    self.check_gate().await;
+                    Ok(())
+                }
                 _ = ticker.tick() => self.on_tick(ping_every).await,
             };
             if let Err(end) = step {
@@ -302,10 +321,37 @@ impl<S: Store> Session<S> {
         }
     }
 
+    /// Send a policy notice; a material one may gate the session.
+    async fn on_notice(&mut self, notice: PolicyNotice) -> Result<(), End> {
+        let material = notice.material;
+        self.send(&ServerFrame::PolicyNotice { notice }).await?;
+        if material {
+            self.check_gate().await;
+        }
+        Ok(())
+    }
+
+    /// Whether the re-consent gate holds this user back. Leaving the gate
+    /// reads what was held back from the store.
+    async fn check_gate(&mut self) {
+        let gated = match self.state.oriole.policy_gate(self.caller.user_id).await {
+            Ok(()) => false,
+            Err(e) => e.code == ErrorCode::ConsentRequired,
+        };
+        if self.gated && !gated {
+            self.catching_up = true;
+        }
+        self.gated = gated;
+    }
+
     /// A live event from the hub.
     async fn on_live(&mut self, event: InboxEvent) -> Result<(), End> {
         if self.subscription.take_lagging() {
             self.catching_up = true;
+        }
+        if self.gated {
+            // Held back: read from the store once the gate lifts.
+            return Ok(());
         }
         if event.seq <= self.delivered {
             return Ok(());
