@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use oriole_proto::{
     close_code, ApiError, ClientFrame, ErrorCode, InboxEvent, PolicyNotice, ReceiptKind, SendAck,
-    SendMessage, ServerFrame, PROTOCOL_VERSION,
+    SendMessage, ServerFrame, UserNotice, PROTOCOL_VERSION,
 };
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -64,6 +64,8 @@ pub struct Connection {
     events: mpsc::UnboundedReceiver<Result<InboxEvent, ClientError>>,
     /// `None` once taken with [`Connection::take_notices`].
     notices: Option<mpsc::UnboundedReceiver<PolicyNotice>>,
+    /// `None` once taken with [`Connection::take_user_notices`].
+    user_notices: Option<mpsc::UnboundedReceiver<UserNotice>>,
     requests: mpsc::UnboundedSender<Request>,
     ended: Arc<OnceLock<ClientError>>,
     last_seq: u64,
@@ -89,6 +91,7 @@ impl Connection {
         let (ws, hello) = handshake(&client).await?;
         let (events_tx, events) = mpsc::unbounded_channel();
         let (notices_tx, notices) = mpsc::unbounded_channel();
+        let (user_notices_tx, user_notices) = mpsc::unbounded_channel();
         let (requests, requests_rx) = mpsc::unbounded_channel();
         let ended = Arc::new(OnceLock::new());
         let session = Session {
@@ -96,6 +99,7 @@ impl Connection {
             cursor: after,
             events: events_tx,
             notices: notices_tx,
+            user_notices: user_notices_tx,
             requests: requests_rx,
             pending: BTreeMap::new(),
             next_ref: 0,
@@ -105,6 +109,7 @@ impl Connection {
         Ok(Connection {
             events,
             notices: Some(notices),
+            user_notices: Some(user_notices),
             requests,
             ended,
             last_seq: after,
@@ -148,6 +153,19 @@ impl Connection {
     /// (e.g. in one `select!`); later calls get `None`.
     pub fn take_notices(&mut self) -> Option<mpsc::UnboundedReceiver<PolicyNotice>> {
         self.notices.take()
+    }
+
+    /// The next notice to the user the server pushes (see [`UserNotice`],
+    /// e.g. a legal disclosure); `None` once the session has ended (or the
+    /// notices were taken).
+    pub async fn next_user_notice(&mut self) -> Option<UserNotice> {
+        self.user_notices.as_mut()?.recv().await
+    }
+
+    /// The stream of notices to the user, to read beside
+    /// [`Connection::next_event`]; later calls get `None`.
+    pub fn take_user_notices(&mut self) -> Option<mpsc::UnboundedReceiver<UserNotice>> {
+        self.user_notices.take()
     }
 
     /// Send a message over the socket and wait for its durable `ack`. Sets
@@ -289,6 +307,8 @@ struct Session {
     events: mpsc::UnboundedSender<Result<InboxEvent, ClientError>>,
     /// Policy notices; nobody reading them is fine.
     notices: mpsc::UnboundedSender<PolicyNotice>,
+    /// Notices to the user; nobody reading them is fine.
+    user_notices: mpsc::UnboundedSender<UserNotice>,
     requests: mpsc::UnboundedReceiver<Request>,
     /// By `ref` number, so retries go out in the order they were made.
     pending: BTreeMap<u64, Pending>,
@@ -520,6 +540,9 @@ impl Session {
             }
             ServerFrame::PolicyNotice { notice } => {
                 let _ = self.notices.send(notice);
+            }
+            ServerFrame::Notice { notice } => {
+                let _ = self.user_notices.send(notice);
             }
             ServerFrame::Hello { .. } | ServerFrame::Pong { .. } | ServerFrame::Page { .. } => {}
         }

@@ -772,6 +772,40 @@ pub static INVENTORY: &[DataItem] = &[
         recipients: &[],
         protection: PSEUDONYMOUS_METADATA,
     },
+    DataItem {
+        id: "notice.disclosure",
+        description: "A notice telling you that your data was disclosed to an authority (who, \
+                      which sections), kept until the legal deferral ends and it reaches one \
+                      of your devices",
+        category: Usage,
+        fields: &["user_notices.body"],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::LegalObligation,
+        necessity: Necessity::Necessary,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: &[],
+        recipients: &[],
+        protection: Protection::EncryptedAtRest,
+    },
+    DataItem {
+        id: "notice.delivery",
+        description: "When a notice to you falls due and when it reached a device of yours",
+        category: Usage,
+        fields: &[
+            "user_notices.user_id",
+            "user_notices.due_at",
+            "user_notices.created_at",
+            "user_notices.announced_at",
+            "user_notices.delivered_at",
+        ],
+        purposes: &[Purpose::Service],
+        legal_basis: LegalBasis::LegalObligation,
+        necessity: Necessity::Necessary,
+        retention: UNTIL_ACCOUNT_DELETED,
+        visible_to: &[],
+        recipients: &[],
+        protection: PSEUDONYMOUS_METADATA,
+    },
 ];
 
 /// Columns of the schema that hold nothing about a person: random row ids,
@@ -981,6 +1015,10 @@ pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
     NonPersonalColumn {
         field: "sharing_ledger.delivery_id",
         reason: "The delivered webhook's id",
+    },
+    NonPersonalColumn {
+        field: "user_notices.id",
+        reason: "Random UUIDv7 primary key, also the notice's id for the user's devices",
     },
 ];
 

@@ -2,7 +2,7 @@
 //! personal data crosses into storage.
 
 use async_trait::async_trait;
-use oriole_proto::{InboxEvent, PolicyNotice};
+use oriole_proto::{InboxEvent, PolicyNotice, UserNotice};
 use sha2::{Digest, Sha256};
 
 use crate::domain::{DeviceId, Timestamp, UserId};
@@ -22,6 +22,12 @@ pub trait Fanout: Send + Sync + 'static {
     /// sync). Without live connections: nobody.
     fn announce_policy(&self, _notice: PolicyNotice) -> Vec<UserId> {
         Vec::new()
+    }
+    /// Push a notice to every connected device of `user`; `false` when
+    /// none is connected (the notice then waits for their next
+    /// connection). Without live connections: `false`.
+    fn notify(&self, _user: UserId, _notice: UserNotice) -> bool {
+        false
     }
     /// `user` accepted the policy in force: their connections, held back
     /// by the re-consent gate, resume live delivery.

@@ -196,6 +196,9 @@ pub struct SyncPage {
     /// A privacy policy version published since the caller was last told.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<crate::consent::PolicyNotice>,
+    /// Notices to the user (e.g. a legal disclosure) not delivered yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<crate::sharing::UserNotice>,
 }
 
 // ---------- groups ----------

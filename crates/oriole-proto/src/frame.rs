@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{InboxEvent, ReceiptKind, SendAck, SendMessage};
 use crate::consent::PolicyNotice;
 use crate::error::ErrorCode;
+use crate::sharing::UserNotice;
 
 /// Frames a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +104,9 @@ pub enum ServerFrame {
         events: Vec<InboxEvent>,
         next: u64,
         more: bool,
+        /// Notices to the user not delivered yet (see `notice`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        notices: Vec<UserNotice>,
     },
     Pong {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +117,13 @@ pub enum ServerFrame {
     PolicyNotice {
         #[serde(flatten)]
         notice: PolicyNotice,
+    },
+    /// A notice to the user (e.g. `data_disclosed`): pushed to every
+    /// connected device when it is due, and after `hello` to a user who
+    /// was offline then.
+    Notice {
+        #[serde(flatten)]
+        notice: UserNotice,
     },
     /// A frame failed; the connection stays usable.
     Error {

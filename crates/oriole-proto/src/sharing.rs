@@ -151,3 +151,32 @@ pub struct DisclosureRecord {
     /// Only the sections in scope.
     pub export: crate::MyData,
 }
+
+/// What a [`UserNotice`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// The user's data was disclosed to an authority (a legal disclosure),
+    /// told at once or when the legal deferral ended.
+    DataDisclosed,
+}
+
+/// A notice to the user: pushed as the `notice` WebSocket frame to every
+/// connected device, or delivered after `hello` (and with the next sync
+/// page) to a user who was offline. Names no member of staff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserNotice {
+    /// Stable id: a client that sees it twice shows it once.
+    pub id: String,
+    pub kind: NoticeKind,
+    /// When the disclosure happened (Unix ms).
+    pub at: i64,
+    /// The sections of the user's data disclosed (as in `GET /v1/me/data`).
+    pub scope: Vec<String>,
+    /// Their data categories (from the inventory).
+    pub categories: Vec<String>,
+    /// Who demanded it.
+    pub authority: String,
+    /// A sentence for people.
+    pub message: String,
+}

@@ -4,6 +4,10 @@
 //! Deliveries survive a restart because the outbox is in the database; a
 //! delivery whose outcome was not recorded before a crash is sent again
 //! with the same idempotency key.
+//!
+//! Beside it runs the notice task: every `[sharing] notice_check_ms` it
+//! pushes the legal-disclosure notices whose deferral ended to connected
+//! users (the others get theirs at their next connection).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,8 +48,10 @@ fn http_client() -> Result<reqwest::Client, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Start the worker; it stops when `shutdown` is cancelled.
+/// Start the worker and the notice task; they stop when `shutdown` is
+/// cancelled.
 pub fn spawn_worker<S: Store>(state: SharedState<S>, shutdown: CancellationToken) {
+    spawn_notice_task(state.clone(), shutdown.clone());
     let http = match http_client() {
         Ok(http) => http,
         Err(e) => {
@@ -129,4 +135,34 @@ async fn deliver<S: Store>(
     if let Err(e) = recorded {
         tracing::warn!(delivery = %hook.id, error = %e, "recording a delivery failed");
     }
+}
+
+/// Notices handled per look (more wait for the next one, at once).
+const NOTICE_BATCH: u32 = 64;
+
+/// Push due notices (deferrals that ended) every `notice_check_ms`. The
+/// notices are rows in the database, so one due during a restart is
+/// pushed after it, or delivered at the user's next connection.
+fn spawn_notice_task<S: Store>(state: SharedState<S>, shutdown: CancellationToken) {
+    let every = Duration::from_millis(state.settings.sharing.notice_check_ms.max(1));
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            loop {
+                match state.oriole.announce_due_notices(NOTICE_BATCH).await {
+                    Ok(n) if u32::try_from(n).unwrap_or(u32::MAX) >= NOTICE_BATCH => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "pushing due notices failed; retried later");
+                        break;
+                    }
+                }
+            }
+        }
+    });
 }

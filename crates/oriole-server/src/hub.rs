@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use oriole_core::domain::{DeviceId, UserId};
 use oriole_core::Fanout;
-use oriole_proto::{InboxEvent, PolicyNotice};
+use oriole_proto::{InboxEvent, PolicyNotice, UserNotice};
 use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +37,9 @@ pub struct Hub {
     registry: Mutex<Registry>,
     /// Privacy policy notices, to every connection.
     notices: broadcast::Sender<PolicyNotice>,
+    /// Notices to one user (a legal disclosure), to every connection; each
+    /// keeps its own user's.
+    user_notices: broadcast::Sender<(UserId, Arc<UserNotice>)>,
     queue_len: usize,
     next_id: AtomicU64,
 }
@@ -57,6 +60,8 @@ impl Hub {
             // Notices are rare; a connection that misses some still gets
             // the current one at its next connection or sync.
             notices: broadcast::channel(4).0,
+            // Rare too; one missed is delivered at the next connection.
+            user_notices: broadcast::channel(64).0,
             queue_len: queue_len.max(1),
             next_id: AtomicU64::new(1),
         })
@@ -94,6 +99,7 @@ impl Hub {
             .insert((user, id));
         Subscription {
             notices: self.notices.subscribe(),
+            user_notices: self.user_notices.subscribe(),
             hub: self.clone(),
             id,
             user,
@@ -170,6 +176,13 @@ impl Fanout for Hub {
         }
     }
 
+    fn notify(&self, user: UserId, notice: UserNotice) -> bool {
+        if !self.registry().by_user.contains_key(&user) {
+            return false;
+        }
+        self.user_notices.send((user, Arc::new(notice))).is_ok()
+    }
+
     fn disconnect_device(&self, device: DeviceId) {
         let registry = self.registry();
         let Some(conns) = registry.by_device.get(&device) else {
@@ -197,6 +210,8 @@ pub struct Subscription {
     pub events: mpsc::Receiver<Box<InboxEvent>>,
     /// Privacy policy notices for every connection.
     pub notices: broadcast::Receiver<PolicyNotice>,
+    /// Notices to one user, as `(user, notice)`: keep this user's only.
+    pub user_notices: broadcast::Receiver<(UserId, Arc<UserNotice>)>,
     lagging: Arc<AtomicBool>,
     pub revoked: CancellationToken,
     /// The user accepted the policy in force (see

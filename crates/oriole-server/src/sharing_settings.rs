@@ -1,5 +1,6 @@
-//! The `[sharing]` settings: how the gateway retries webhooks that fail
-//! (documented in docs/configuration.md and docs/sharing.md).
+//! The `[sharing]` settings: how the gateway retries webhooks that fail,
+//! and how often due legal-disclosure notices are pushed (documented in
+//! docs/configuration.md and docs/sharing.md).
 
 use std::time::Duration;
 
@@ -17,6 +18,9 @@ pub struct SharingSettings {
     pub retry_max_secs: u64,
     /// Attempts in all before a delivery goes to the dead-letter store.
     pub max_attempts: u32,
+    /// Milliseconds between two looks for legal-disclosure notices whose
+    /// deferral ended (how late such a notice may reach a connected user).
+    pub notice_check_ms: u64,
 }
 
 impl Default for SharingSettings {
@@ -26,15 +30,18 @@ impl Default for SharingSettings {
             retry_base_ms: u64::try_from(core.base.as_millis()).unwrap_or(u64::MAX),
             retry_max_secs: core.max.as_secs(),
             max_attempts: core.max_attempts,
+            notice_check_ms: 30_000,
         }
     }
 }
 
 impl SharingSettings {
     pub fn validate(&self) -> Result<(), SettingsError> {
-        if self.max_attempts == 0 || self.retry_base_ms == 0 {
+        if self.max_attempts == 0 || self.retry_base_ms == 0 || self.notice_check_ms == 0 {
             return Err(SettingsError::Invalid(
-                "sharing.max_attempts and sharing.retry_base_ms must be at least 1".to_owned(),
+                "sharing.max_attempts, sharing.retry_base_ms and sharing.notice_check_ms must \
+                 be at least 1"
+                    .to_owned(),
             ));
         }
         Ok(())

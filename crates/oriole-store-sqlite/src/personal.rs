@@ -23,11 +23,13 @@ pub(crate) enum PersonalField {
     MessagePayload,
     /// A queued webhook (a minimized message) to a third party.
     SharingOutboxBody,
+    /// A notice to the user (a legal disclosure), waiting to be delivered.
+    UserNoticeBody,
 }
 
 impl PersonalField {
     /// Every variant (kept complete by `all_lists_every_variant`).
-    const ALL: [PersonalField; 9] = [
+    const ALL: [PersonalField; 10] = [
         PersonalField::UserPhone,
         PersonalField::UserEmail,
         PersonalField::UserDisplayName,
@@ -37,6 +39,7 @@ impl PersonalField {
         PersonalField::MessageText,
         PersonalField::MessagePayload,
         PersonalField::SharingOutboxBody,
+        PersonalField::UserNoticeBody,
     ];
 
     const fn table_column(self) -> (&'static str, &'static str) {
@@ -50,6 +53,7 @@ impl PersonalField {
             PersonalField::MessageText => ("messages", "text"),
             PersonalField::MessagePayload => ("messages", "payload"),
             PersonalField::SharingOutboxBody => ("sharing_outbox", "body"),
+            PersonalField::UserNoticeBody => ("user_notices", "body"),
         }
     }
 }
@@ -233,7 +237,8 @@ mod tests {
                 | PersonalField::DeviceIp
                 | PersonalField::MessageText
                 | PersonalField::MessagePayload
-                | PersonalField::SharingOutboxBody => {}
+                | PersonalField::SharingOutboxBody
+                | PersonalField::UserNoticeBody => {}
             }
         }
         let mut unique = sealed_columns().to_vec();

@@ -4,13 +4,15 @@
 use async_trait::async_trait;
 use oriole_core::domain::{Timestamp, UserId};
 use oriole_core::sharing::{
-    CategorySet, DeliveryId, DeliveryUrl, LedgerEntry, NewDelivery, NewRecipient, PendingDelivery,
-    PseudonymKey, RecipientId, RecipientName, RecipientPseudonym, RecipientRecord, RecipientText,
-    SharingChange, SharingGrant, SharingStore, SigningSecret, WebhookKind,
+    CategorySet, DeliveryId, DeliveryUrl, LedgerEntry, NewDelivery, NewNotice, NewRecipient,
+    PendingDelivery, PseudonymKey, RecipientId, RecipientName, RecipientPseudonym, RecipientRecord,
+    RecipientText, SharingChange, SharingGrant, SharingStore, SigningSecret, StoredNotice,
+    WebhookKind,
 };
 use oriole_core::store::{Appended, NewMessage, StoreError, StoreResult};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqliteConnection, Transaction};
+use uuid::Uuid;
 
 use crate::error::{col, db, parse_stored};
 use crate::personal::PersonalField;
@@ -86,6 +88,31 @@ impl SqliteStore {
             bot: bot.map(|b| parse_stored(&b, "user id")).transpose()?,
             created_at: Timestamp(col(row, "created_at")?),
         })
+    }
+
+    /// Notices from rows of `id, user_id, body, due_at`, bodies opened; a
+    /// notice whose owner's key is gone (an erased account) is skipped.
+    async fn notices_from(&self, rows: &[SqliteRow]) -> StoreResult<Vec<StoredNotice>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = col(row, "id")?;
+            let user: UserId = parse_stored(&col::<String>(row, "user_id")?, "user id")?;
+            let sealed: Vec<u8> = col(row, "body")?;
+            let Some(body) = self
+                .personal
+                .open(PersonalField::UserNoticeBody, user, &id, Some(sealed))
+                .await?
+            else {
+                continue;
+            };
+            out.push(StoredNotice {
+                id: parse_stored(&id, "notice id")?,
+                user,
+                body,
+                due_at: Timestamp(col(row, "due_at")?),
+            });
+        }
+        Ok(out)
     }
 
     pub(crate) async fn seal_body(&self, d: &NewDelivery) -> StoreResult<Vec<u8>> {
@@ -642,6 +669,90 @@ impl SharingStore for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    // ---- notices to users ----
+
+    async fn queue_notice(&self, n: NewNotice) -> StoreResult<()> {
+        let id = n.id.to_string();
+        let body = self
+            .personal
+            .seal(PersonalField::UserNoticeBody, n.user, &id, Some(&n.body))
+            .await?
+            .ok_or_else(|| StoreError::Backend("sealing a notice".into()))?;
+        sqlx::query(
+            "INSERT INTO user_notices (id, user_id, body, due_at, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(id)
+        .bind(n.user.to_string())
+        .bind(body)
+        .bind(n.due_at.0)
+        .bind(n.created_at.0)
+        .execute(&self.writer)
+        .await
+        .map_err(db("queueing a notice"))?;
+        Ok(())
+    }
+
+    async fn unannounced_notices(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredNotice>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, body, due_at FROM user_notices \
+             WHERE announced_at IS NULL AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+        )
+        .bind(now.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db("reading due notices"))?;
+        self.notices_from(&rows).await
+    }
+
+    async fn mark_notice_announced(&self, id: Uuid, at: Timestamp) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE user_notices SET announced_at = ?2 WHERE id = ?1 AND announced_at IS NULL",
+        )
+        .bind(id.to_string())
+        .bind(at.0)
+        .execute(&self.writer)
+        .await
+        .map_err(db("marking a notice"))?;
+        Ok(())
+    }
+
+    async fn claim_notice(&self, id: Uuid, at: Timestamp) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE user_notices SET delivered_at = ?2, announced_at = COALESCE(announced_at, ?2) \
+             WHERE id = ?1 AND delivered_at IS NULL",
+        )
+        .bind(id.to_string())
+        .bind(at.0)
+        .execute(&self.writer)
+        .await
+        .map_err(db("marking a notice delivered"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn undelivered_notices(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<StoredNotice>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, body, due_at FROM user_notices \
+             WHERE user_id = ?1 AND delivered_at IS NULL AND due_at <= ?2 \
+             ORDER BY due_at, id",
+        )
+        .bind(user.to_string())
+        .bind(now.0)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db("reading a user's notices"))?;
+        self.notices_from(&rows).await
     }
 }
 

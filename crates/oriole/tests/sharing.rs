@@ -845,3 +845,119 @@ async fn a_legal_disclosure_is_scoped_audited_and_shown_to_the_user_when_allowed
     assert!(String::from_utf8_lossy(&out.stderr).contains("forbidden"));
     assert_eq!(alice.access_log().await.expect("access log").len(), 1);
 }
+
+/// Record a disclosure about `user` with the officer's CLI, with extra
+/// arguments (a deferral).
+async fn disclose(officer: &Cli, user: &str, authority: &str, extra: &[&str]) {
+    let mut args = vec![
+        "admin",
+        "disclosure",
+        "record",
+        "--user",
+        user,
+        "--authority",
+        authority,
+        "--case",
+        "CASE-N",
+        "--scope",
+        "profile,devices",
+    ];
+    args.extend(extra.iter().copied());
+    officer.ok(&args).await;
+}
+
+/// Wait for the next notice on a live connection, failing after PATIENCE.
+async fn next_notice(conn: &mut oriole_client::Connection) -> oriole_proto::UserNotice {
+    tokio::time::timeout(PATIENCE, conn.next_user_notice())
+        .await
+        .expect("a notice in time")
+        .expect("the connection is alive")
+}
+
+#[tokio::test]
+async fn a_disclosure_without_deferral_is_pushed_at_once_or_told_at_the_next_sync() {
+    let server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let rx = Receiver::start().await;
+    let (alice, _) = setup(&server, home.path(), &rx).await;
+    let _bob = user(&server, "bob").await;
+    let officer = Cli::new(home.path(), "officer", &server.url);
+
+    // Alice is connected: the notice is pushed at once.
+    let mut conn = alice.connect(0).await.expect("connect");
+    disclose(&officer, "alice", "Police", &[]).await;
+    let notice = next_notice(&mut conn).await;
+    assert_eq!(notice.kind, oriole_proto::NoticeKind::DataDisclosed);
+    assert_eq!(notice.authority, "Police");
+    assert_eq!(notice.scope, ["devices", "profile"]);
+    assert!(!notice.categories.is_empty());
+    let raw = serde_json::to_string(&notice).expect("json");
+    assert!(
+        !raw.contains("officer") && !raw.contains("CASE-N"),
+        "no operator, no case: {raw}"
+    );
+    // Delivered: a later connection does not get it again.
+    drop(conn);
+    let mut again = alice.connect(0).await.expect("connect");
+    disclose(&officer, "alice", "Court", &[]).await;
+    assert_eq!(next_notice(&mut again).await.authority, "Court");
+
+    // Bob is offline: `oriole sync` tells him on stderr, once.
+    disclose(&officer, "bob", "Tax office", &[]).await;
+    let cli_bob = Cli::new(home.path(), "bob", &server.url);
+    cli_bob.ok(&["login", "bob"]).await;
+    let out = cli_bob.run(&["sync"]).await;
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("notice:") && stderr.contains("Tax office"),
+        "{stderr}"
+    );
+    let out = cli_bob.run(&["sync"]).await;
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Tax office"));
+}
+
+#[tokio::test]
+async fn a_deferred_disclosure_is_told_when_the_deferral_ends_even_across_a_restart() {
+    let mut server = TestServer::start_with_env(&[("ORIOLE_SHARING__NOTICE_CHECK_MS", "50")]).await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let rx = Receiver::start().await;
+    let (alice, _) = setup(&server, home.path(), &rx).await;
+    let _carol = user(&server, "carol").await;
+    let officer = Cli::new(home.path(), "officer", &server.url);
+
+    // Connected alice: pushed by the notice task once the deferral ends.
+    let mut conn = alice.connect(0).await.expect("connect");
+    disclose(&officer, "alice", "District Court", &["--defer-for", "1s"]).await;
+    let notice = next_notice(&mut conn).await;
+    assert_eq!(notice.authority, "District Court");
+    // By then the access log shows it too.
+    assert_eq!(alice.access_log().await.expect("log").len(), 1);
+    drop(conn);
+
+    // Offline carol: the notice row survives a restart and reaches her at
+    // her next connection, after the deferral.
+    disclose(&officer, "carol", "Customs", &["--defer-for", "1s"]).await;
+    server.stop().await;
+    server.restart().await;
+    let mut carol = server.client();
+    carol
+        .login(oriole_proto::LoginRequest {
+            username: "carol".into(),
+            password: common::PASSWORD.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("login");
+    // Wait (polling) until the deferral has ended: the access log shows it.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while carol.access_log().await.expect("log").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "deferral never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut conn = carol.connect(0).await.expect("connect");
+    assert_eq!(next_notice(&mut conn).await.authority, "Customs");
+}

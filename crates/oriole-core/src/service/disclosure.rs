@@ -1,19 +1,21 @@
 //! Legal disclosures (P14): a privacy officer records what an authority
 //! demanded; the scoped export is produced and audited, and the user sees
-//! it in their access log at once, or when the legal deferral ends.
+//! it in their access log and by a notice (the `notice` frame, kind
+//! `data_disclosed`) at once, or when the legal deferral ends.
 
 use std::collections::BTreeSet;
 
 use oriole_audit::{details::keys, EntryDraft, EventKind};
-use oriole_proto::{DisclosureRecord, RecordDisclosure};
+use oriole_proto::{DisclosureRecord, ErrorCode, NoticeKind, RecordDisclosure, UserNotice};
 use uuid::Uuid;
 
 use super::rights::SECTIONS;
 use super::{Caller, Oriole};
 use crate::audit::{details, pseudonym};
-use crate::domain::{DeviceId, Username};
+use crate::domain::{DeviceId, Timestamp, UserId, Username};
 use crate::error::{ServiceError, ServiceResult};
 use crate::inventory;
+use crate::sharing::{NewNotice, StoredNotice};
 use crate::staff::{Operator, Permission};
 use crate::store::Store;
 
@@ -120,6 +122,40 @@ impl<S: Store> Oriole<S> {
         };
         let mut export = self.my_data(&subject).await?;
         export.sections.retain(|s| scope.contains(&s.id));
+        // The user's notice: held until the deferral ends, pushed at once
+        // when there is none.
+        let notice_id = Uuid::now_v7();
+        let notice = UserNotice {
+            id: notice_id.to_string(),
+            kind: NoticeKind::DataDisclosed,
+            at: now.0,
+            message: format!(
+                "your data ({}) was disclosed to {authority} on a legal request",
+                scope.join(", ")
+            ),
+            scope: scope.clone(),
+            categories: categories.iter().cloned().collect(),
+            authority: authority.clone(),
+        };
+        let stored = StoredNotice {
+            id: notice_id,
+            user: user.id,
+            body: serde_json::to_string(&notice)
+                .map_err(|_| ServiceError::new(ErrorCode::Internal, "internal error"))?,
+            due_at: req.defer_until.map_or(now, Timestamp),
+        };
+        self.store
+            .queue_notice(NewNotice {
+                id: stored.id,
+                user: stored.user,
+                body: stored.body.clone(),
+                due_at: stored.due_at,
+                created_at: now,
+            })
+            .await?;
+        if req.defer_until.is_none() {
+            self.announce_notice(stored, now).await?;
+        }
         Ok(DisclosureRecord {
             user: user.username.to_string(),
             authority,
@@ -129,5 +165,49 @@ impl<S: Store> Oriole<S> {
             recorded_at: now.0,
             export,
         })
+    }
+}
+
+impl<S: Store> Oriole<S> {
+    /// Push the notices that fell due (deferrals that ended) to connected
+    /// users; the others get theirs at their next connection. For the
+    /// server's notice task; returns how many were handled.
+    pub async fn announce_due_notices(&self, limit: u32) -> ServiceResult<usize> {
+        let now = self.clock.now();
+        let due = self.store.unannounced_notices(now, limit).await?;
+        let count = due.len();
+        for notice in due {
+            self.announce_notice(notice, now).await?;
+        }
+        Ok(count)
+    }
+
+    /// Push one due notice; delivered when a device got it, otherwise
+    /// left for the user's next connection.
+    async fn announce_notice(&self, stored: StoredNotice, now: Timestamp) -> ServiceResult<()> {
+        let pushed = serde_json::from_str::<UserNotice>(&stored.body)
+            .is_ok_and(|notice| self.fanout.notify(stored.user, notice));
+        if pushed {
+            self.store.claim_notice(stored.id, now).await?;
+        } else {
+            self.store.mark_notice_announced(stored.id, now).await?;
+        }
+        Ok(())
+    }
+
+    /// The user's due notices not delivered yet, now counted as delivered:
+    /// after `hello` and with the next sync page.
+    pub async fn take_notices(&self, user: UserId) -> ServiceResult<Vec<UserNotice>> {
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        for stored in self.store.undelivered_notices(user, now).await? {
+            if !self.store.claim_notice(stored.id, now).await? {
+                continue;
+            }
+            if let Ok(notice) = serde_json::from_str(&stored.body) {
+                out.push(notice);
+            }
+        }
+        Ok(out)
     }
 }

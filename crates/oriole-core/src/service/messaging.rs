@@ -166,11 +166,13 @@ impl<S: Store> Oriole<S> {
         events.truncate(limit as usize);
         let next = events.last().map_or(after, |e| e.seq);
         let notice = self.take_policy_notice(caller.user_id).await?;
+        let notices = self.take_notices(caller.user_id).await?;
         Ok(SyncPage {
             events,
             next,
             more,
             notice,
+            notices,
         })
     }
 

@@ -13,8 +13,8 @@ pub use oriole_gateway::{
     RecipientText, RetrySchedule, SharedCategory, SigningSecret, WebhookKind,
 };
 pub use store::{
-    DeliveryId, LedgerEntry, NewDelivery, NewRecipient, PendingDelivery, RecipientId,
-    RecipientRecord, SharingChange, SharingGrant, SharingStore,
+    DeliveryId, LedgerEntry, NewDelivery, NewNotice, NewRecipient, PendingDelivery, RecipientId,
+    RecipientRecord, SharingChange, SharingGrant, SharingStore, StoredNotice,
 };
 
 use sha2::{Digest, Sha256};

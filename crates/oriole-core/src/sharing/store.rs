@@ -233,4 +233,50 @@ pub trait SharingStore: Send + Sync + 'static {
 
     /// What was delivered about the user, newest first.
     async fn sharing_ledger(&self, user: UserId) -> StoreResult<Vec<LedgerEntry>>;
+
+    // ---- notices to users (legal disclosures) ----
+
+    /// Keep a notice until it is due and delivered (migration 0010).
+    async fn queue_notice(&self, notice: NewNotice) -> StoreResult<()>;
+    /// Notices due at `now` that the notice task has not handled yet,
+    /// oldest first, at most `limit`.
+    async fn unannounced_notices(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredNotice>>;
+    /// The notice task handled it (the user was offline: it waits for
+    /// their next connection).
+    async fn mark_notice_announced(&self, id: Uuid, at: Timestamp) -> StoreResult<()>;
+    /// Claim the notice for delivery: `true` for the one caller that marks
+    /// it delivered, `false` when it already was.
+    async fn claim_notice(&self, id: Uuid, at: Timestamp) -> StoreResult<bool>;
+    /// The user's notices due at `now` and not delivered, oldest first.
+    async fn undelivered_notices(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<StoredNotice>>;
+}
+
+/// A notice to a user, held until `due_at` (the end of a legal deferral, or
+/// at once) and until it reaches one of their devices.
+#[derive(Debug, Clone)]
+pub struct NewNotice {
+    pub id: Uuid,
+    pub user: UserId,
+    /// The notice as the user gets it (a JSON `UserNotice`): sealed at rest
+    /// under the user's data key.
+    pub body: String,
+    pub due_at: Timestamp,
+    pub created_at: Timestamp,
+}
+
+/// A stored notice, its body opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredNotice {
+    pub id: Uuid,
+    pub user: UserId,
+    pub body: String,
+    pub due_at: Timestamp,
 }

@@ -163,10 +163,22 @@ impl<S: Store> Session<S> {
             .take_policy_notice(self.caller.user_id)
             .await
         {
-            Ok(Some(notice)) => self.send(&ServerFrame::PolicyNotice { notice }).await,
-            Ok(None) => Ok(()),
-            Err(_) => Err(End::Close(INTERNAL_ERROR, "internal error")),
+            Ok(Some(notice)) => self.send(&ServerFrame::PolicyNotice { notice }).await?,
+            Ok(None) => {}
+            Err(_) => return Err(End::Close(INTERNAL_ERROR, "internal error")),
         }
+        // Notices that fell due while this user was away (a legal
+        // disclosure whose deferral ended).
+        let notices = self
+            .state
+            .oriole
+            .take_notices(self.caller.user_id)
+            .await
+            .map_err(|_| End::Close(INTERNAL_ERROR, "internal error"))?;
+        for notice in notices {
+            self.send(&ServerFrame::Notice { notice }).await?;
+        }
+        Ok(())
     }
 
     async fn serve(&mut self) -> End {
@@ -192,6 +204,7 @@ impl<S: Store> Session<S> {
                     self.check_gate().await;
                     Ok(())
                 }
+                Ok((user, notice)) = self.subscription.user_notices.recv() => self.on_user_notice(user, &notice).await,
                 _ = ticker.tick() => self.on_tick(ping_every).await,
             };
             if let Err(end) = step {
@@ -266,12 +279,17 @@ impl<S: Store> Session<S> {
                 limit,
             } => match oriole.sync(caller, after, limit).await {
                 Ok(SyncPage {
-                    events, next, more, ..
+                    events,
+                    next,
+                    more,
+                    notices,
+                    ..
                 }) => ServerFrame::Page {
                     reference,
                     events,
                     next,
                     more,
+                    notices,
                 },
                 Err(e) => error_frame(reference, e),
             },
@@ -342,6 +360,21 @@ impl<S: Store> Session<S> {
             self.catching_up = true;
         }
         self.gated = gated;
+    }
+
+    /// A notice the hub pushed: this user's only.
+    async fn on_user_notice(
+        &mut self,
+        user: oriole_core::domain::UserId,
+        notice: &oriole_proto::UserNotice,
+    ) -> Result<(), End> {
+        if user != self.caller.user_id {
+            return Ok(());
+        }
+        self.send(&ServerFrame::Notice {
+            notice: notice.clone(),
+        })
+        .await
     }
 
     /// A live event from the hub.

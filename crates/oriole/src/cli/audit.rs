@@ -224,14 +224,14 @@ async fn export(ctx: &Ctx, output: &Path) -> Result<(), CliError> {
     })
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// `30d`, `12h`, `90m`, `45s` in milliseconds.
-fn parse_duration(raw: &str) -> Result<i64, CliError> {
+pub(crate) fn parse_duration(raw: &str) -> Result<i64, CliError> {
     let raw = raw.trim();
     let bad = || invalid(format!("not a duration: {raw:?} (use e.g. 30d, 12h, 90m)"));
     let split = raw.len().checked_sub(1).ok_or_else(bad)?;

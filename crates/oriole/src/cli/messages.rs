@@ -9,7 +9,7 @@ use oriole_proto::{close_code, ReceiptKind, SendMessage};
 
 use super::account::forget_session;
 use super::error::CliError;
-use super::output::{clean, event_line};
+use super::output::{clean, event_line, format_time};
 use super::{usage_error, Ctx};
 
 #[derive(Args, Debug)]
@@ -70,6 +70,9 @@ pub async fn sync(ctx: &mut Ctx) -> Result<(), CliError> {
         if let Some(notice) = &page.notice {
             policy_notice(notice);
         }
+        for notice in &page.notices {
+            user_notice(notice);
+        }
         for event in &page.events {
             ctx.out.emit(event, || event_line(event))?;
         }
@@ -115,6 +118,24 @@ fn policy_notice(notice: &oriole_proto::PolicyNotice) {
     );
 }
 
+/// A notice to the user (a legal disclosure) goes to stderr too.
+fn user_notice(notice: &oriole_proto::UserNotice) {
+    eprintln!(
+        "notice: {} at {} (see oriole me access-log)",
+        clean(&notice.message),
+        format_time(notice.at)
+    );
+}
+
+async fn next_user_notice(
+    notices: &mut Option<tokio::sync::mpsc::UnboundedReceiver<oriole_proto::UserNotice>>,
+) -> Option<oriole_proto::UserNotice> {
+    match notices {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_notice(
     notices: &mut Option<tokio::sync::mpsc::UnboundedReceiver<oriole_proto::PolicyNotice>>,
 ) -> Option<oriole_proto::PolicyNotice> {
@@ -145,6 +166,7 @@ pub async fn listen(ctx: &mut Ctx) -> Result<(), CliError> {
     let mut saved = ctx.profile.cursor;
 
     let mut notices = conn.take_notices();
+    let mut user_notices = conn.take_user_notices();
     let outcome: Result<(), ListenError> = loop {
         tokio::select! {
             () = &mut interrupted => break Ok(()),
@@ -161,6 +183,7 @@ pub async fn listen(ctx: &mut Ctx) -> Result<(), CliError> {
                 }.into()),
             },
             Some(notice) = next_notice(&mut notices) => policy_notice(&notice),
+            Some(notice) = next_user_notice(&mut user_notices) => user_notice(&notice),
             _ = save_tick.tick() => {
                 if conn.last_seq() != saved {
                     ctx.profile.cursor = conn.last_seq();

@@ -238,8 +238,12 @@ pub enum DisclosureCommand {
         scope: String,
         /// Tell the user only from this day on (YYYY-MM-DD, UTC), when the
         /// law requires secrecy until then
-        #[arg(long, value_name = "DATE")]
+        #[arg(long, value_name = "DATE", conflicts_with = "defer_for")]
         defer_until: Option<String>,
+        /// Tell the user only after this long from now (30d, 12h, 90m,
+        /// 45s), when the law requires secrecy for a period
+        #[arg(long, value_name = "DURATION")]
+        defer_for: Option<String>,
     },
 }
 
@@ -290,8 +294,15 @@ pub async fn disclosure(ctx: &Ctx, command: DisclosureCommand) -> Result<(), Cli
         case_ref,
         scope,
         defer_until,
+        defer_for,
     } = command;
-    let defer_until = defer_until.as_deref().map(parse_day).transpose()?;
+    let defer_until = match (defer_until, defer_for) {
+        (Some(day), _) => Some(parse_day(&day)?),
+        (None, Some(period)) => {
+            Some(super::audit::now_ms().saturating_add(super::audit::parse_duration(&period)?))
+        }
+        (None, None) => None,
+    };
     let record = ctx
         .operator()?
         .record_disclosure(&RecordDisclosure {

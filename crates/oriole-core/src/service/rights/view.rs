@@ -88,7 +88,14 @@ pub static SECTIONS: &[Section] = &[
         "The audit log's entries about you: logins, staff access, your requests",
         // Staff requests for and approvals of access to your messages are
         // audited with you as subject, so they show here too.
-        &["audit.entry", "staff_access.content_grant"],
+        // A legal disclosure's notice says what its access entry says,
+        // and is shown from the same moment (when any deferral ends).
+        &[
+            "audit.entry",
+            "staff_access.content_grant",
+            "notice.disclosure",
+            "notice.delivery",
+        ],
     ),
     (
         "support_requests",
