@@ -1,10 +1,44 @@
-//! `group create|add|remove|leave|members|list`.
+//! `group create|add|remove|leave|members|list|retention`.
 
-use oriole_proto::CreateGroup;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+
+use oriole_proto::{CreateGroup, UpdateGroup};
 
 use super::error::CliError;
 use super::output::{clean, group_line, member_line};
 use super::{Ctx, GroupCommand};
+
+/// How long a group's messages are kept: a number of days of its own, or
+/// the deployment's `retention.message_days`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupRetention {
+    Default,
+    Days(NonZeroU32),
+}
+
+impl GroupRetention {
+    /// The API's spelling: `0` means the deployment's period.
+    fn api_days(self) -> u32 {
+        match self {
+            GroupRetention::Default => 0,
+            GroupRetention::Days(days) => days.get(),
+        }
+    }
+}
+
+impl FromStr for GroupRetention {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        if raw == "default" {
+            return Ok(GroupRetention::Default);
+        }
+        raw.parse::<NonZeroU32>()
+            .map(GroupRetention::Days)
+            .map_err(|_| format!("`{raw}` is neither a number of days (1 or more) nor `default`"))
+    }
+}
 
 pub async fn run(ctx: &Ctx, command: GroupCommand) -> Result<(), CliError> {
     let client = ctx.client()?;
@@ -60,6 +94,34 @@ pub async fn run(ctx: &Ctx, command: GroupCommand) -> Result<(), CliError> {
                 ctx.out.emit(member, || member_line(member))?;
             }
             Ok(())
+        }
+        GroupCommand::Retention { group_id, days } => {
+            let group = client
+                .update_group(
+                    &group_id,
+                    UpdateGroup {
+                        message_retention_days: Some(days.api_days()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let kept = match days {
+                GroupRetention::Default => None,
+                GroupRetention::Days(days) => Some(days.get()),
+            };
+            ctx.out.emit(
+                &serde_json::json!({"group_id": group.group_id, "message_retention_days": kept}),
+                || match kept {
+                    Some(days) => format!(
+                        "messages in {} are now deleted {days} days after sending",
+                        clean(&group.group_id)
+                    ),
+                    None => format!(
+                        "messages in {} now follow the server's retention.message_days",
+                        clean(&group.group_id)
+                    ),
+                },
+            )
         }
         GroupCommand::List => {
             for group in &client.groups().await? {

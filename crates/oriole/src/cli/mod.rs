@@ -173,6 +173,15 @@ pub enum GroupCommand {
     },
     /// List the groups you belong to
     List,
+    /// Keep this group's messages DAYS days, overriding the deployment's
+    /// `retention.message_days`, or go back to it with `default` (owner or
+    /// admin)
+    Retention {
+        #[arg(value_name = "GROUP_ID")]
+        group_id: String,
+        #[arg(value_name = "DAYS|default")]
+        days: groups::GroupRetention,
+    },
 }
 
 #[derive(Subcommand, Debug)]
