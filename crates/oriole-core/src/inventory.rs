@@ -1020,6 +1020,31 @@ pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
         field: "user_notices.id",
         reason: "Random UUIDv7 primary key, also the notice's id for the user's devices",
     },
+    NonPersonalColumn {
+        field: "deletion_purges.user_id",
+        reason: "The random id of an account already deleted (its row, key and profile are \
+                 gone), kept only while the background purge of its rows runs",
+    },
+    NonPersonalColumn {
+        field: "deletion_purges.requested_at",
+        reason: "When that deletion happened; the row goes when the purge ends",
+    },
+    NonPersonalColumn {
+        field: "deletion_purges.inbox_entries",
+        reason: "A count of rows the purge removed",
+    },
+    NonPersonalColumn {
+        field: "deletion_purges.receipts",
+        reason: "A count of rows the purge removed",
+    },
+    NonPersonalColumn {
+        field: "deletion_purges.messages",
+        reason: "A count of rows the purge cleared",
+    },
+    NonPersonalColumn {
+        field: "deletion_purges.batches",
+        reason: "A count of the purge's batches",
+    },
 ];
 
 /// The declaration.

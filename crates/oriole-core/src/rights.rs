@@ -175,12 +175,35 @@ pub struct AccountErasure {
 pub struct ErasureSummary {
     /// Devices (sessions) removed; their sockets must be closed.
     pub devices: Vec<crate::domain::DeviceId>,
+    /// Inbox entries left to the background purge (unreadable already).
     pub inbox_entries: u64,
+    /// Messages the user sent: tombstones at once (no sender shown, content
+    /// unreadable); their sender and ciphertext are cleared by the purge.
     pub messages_tombstoned: u64,
     pub memberships: u64,
     pub groups_transferred: u64,
     pub groups_dissolved: u64,
     pub corrections: u64,
+}
+
+/// A deleted account whose bulk rows are still being removed in the
+/// background: how far the purge got (rows removed so far).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeletionPurge {
+    pub user: UserId,
+    pub requested_at: Timestamp,
+    pub inbox_entries: u64,
+    pub receipts: u64,
+    pub messages: u64,
+    pub batches: u64,
+}
+
+/// One batch of a deletion purge: the job's totals after it, and whether
+/// nothing of the account is left (the job is then gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeStep {
+    pub job: DeletionPurge,
+    pub done: bool,
 }
 
 /// Tunables of the user-rights services.

@@ -380,13 +380,25 @@ pub trait Store:
     /// Whether the username of a deleted account may not be registered
     /// again yet.
     async fn username_quarantined(&self, name: &Username, now: Timestamp) -> StoreResult<bool>;
-    /// Erase an account at once: destroy the user's data key first (so
-    /// every copy of their sealed data is unreadable), then in one
-    /// transaction clear the blind indexes, remove the profile, devices,
-    /// inbox, receipts, memberships and history, hand over or dissolve owned
-    /// groups, turn the messages they sent into tombstones (no sender, no
-    /// content) and quarantine the username.
+    /// Erase an account at once, in a time that does not grow with its
+    /// messages: destroy the user's data key first (so every copy of their
+    /// sealed data is unreadable), then remove the profile (and its blind
+    /// indexes), devices, memberships, consents, sharing and history, hand
+    /// over or dissolve owned groups, quarantine the username, and record a
+    /// [`DeletionPurge`](crate::rights::DeletionPurge) for the bulk rows
+    /// left (inbox, receipts given, the sent messages' sender and
+    /// ciphertext). The messages the user sent read as tombstones (no
+    /// sender, no content) from then on.
     async fn erase_account(&self, erasure: AccountErasure) -> StoreResult<ErasureSummary>;
+    /// Deleted accounts whose purge is not finished, oldest first.
+    async fn deletion_purges(&self) -> StoreResult<Vec<crate::rights::DeletionPurge>>;
+    /// Remove one batch (at most `limit` rows of each kind) of a deleted
+    /// account's remaining rows; when none is left, delete the job.
+    async fn purge_deleted_account(
+        &self,
+        user: UserId,
+        limit: u32,
+    ) -> StoreResult<crate::rights::PurgeStep>;
     /// The receipts the user gave, by message id then kind, at most
     /// `limit`, after `after` (keyset paging).
     async fn receipts_given(

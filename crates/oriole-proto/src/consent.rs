@@ -192,6 +192,28 @@ pub struct RetentionRule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RetentionRules {
     pub rules: Vec<RetentionRule>,
+    /// Deleted accounts whose rows are still being removed in the
+    /// background (their data key is already destroyed); empty when every
+    /// purge has finished.
+    #[serde(default)]
+    pub deletion_purges: Vec<DeletionPurgeInfo>,
+}
+
+/// A deleted account's background purge: what it removed so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeletionPurgeInfo {
+    /// The account's audit pseudonym.
+    pub subject: String,
+    /// When the account was deleted (Unix ms).
+    pub requested_at: i64,
+    /// Inbox entries removed so far.
+    pub inbox_entries: u64,
+    /// Receipts the user gave, removed so far.
+    pub receipts: u64,
+    /// Sent messages whose sender and ciphertext were cleared so far.
+    pub messages: u64,
+    /// Batches run so far.
+    pub batches: u64,
 }
 
 /// `POST /v1/admin/retention/run` (admin).

@@ -8,6 +8,7 @@
 //! [`HttpError`]).
 
 pub mod audit_seal;
+pub mod deletion_purge;
 pub mod error;
 pub mod extract;
 pub mod gateway;
@@ -153,6 +154,7 @@ async fn launch<S: Store>(
         });
     }
     retention::spawn_job(state.clone(), sessions.shutdown.clone());
+    deletion_purge::spawn_worker(state.clone(), sessions.shutdown.clone());
     gateway::spawn_worker(state.clone(), sessions.shutdown.clone());
     audit_seal::spawn_sealer(state.clone(), sessions.shutdown.clone());
     audit_seal::spawn_reporter(state.clone(), sessions.shutdown.clone());

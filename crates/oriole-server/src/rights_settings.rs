@@ -28,6 +28,12 @@ pub struct UserRightsSettings {
     pub export_interval_secs: u64,
     /// Days support has to complete a data-subject request.
     pub dsar_deadline_days: u32,
+    /// Rows of each kind a deleted account's background purge removes per
+    /// transaction.
+    pub purge_batch_size: u32,
+    /// Milliseconds the purge waits between two batches (0: none), to
+    /// spare the disk for live traffic.
+    pub purge_pause_ms: u64,
 }
 
 impl Default for UserRightsSettings {
@@ -41,6 +47,8 @@ impl Default for UserRightsSettings {
             username_quarantine_days: core.username_quarantine_days,
             export_interval_secs: core.export_interval_secs,
             dsar_deadline_days: core.dsar_deadline_days,
+            purge_batch_size: 10_000,
+            purge_pause_ms: 0,
         }
     }
 }
@@ -50,6 +58,11 @@ impl UserRightsSettings {
         if self.dsar_deadline_days == 0 {
             return Err(SettingsError::Invalid(
                 "user_rights.dsar_deadline_days must be at least 1".to_owned(),
+            ));
+        }
+        if self.purge_batch_size == 0 {
+            return Err(SettingsError::Invalid(
+                "user_rights.purge_batch_size must be at least 1".to_owned(),
             ));
         }
         Ok(())

@@ -5,13 +5,13 @@
 
 use oriole_core::domain::{DeviceId, Email, GroupId, Phone, Timestamp, UserId, Username};
 use oriole_core::rights::{
-    AccountErasure, CorrectionRecord, DisplayName, DsarRecord, ErasureSummary, FieldChange,
-    MessageCounts, OwnedGroups, ProfileCorrection, ReceiptGiven,
+    AccountErasure, CorrectionRecord, DeletionPurge, DisplayName, DsarRecord, ErasureSummary,
+    FieldChange, MessageCounts, OwnedGroups, ProfileCorrection, PurgeStep, ReceiptGiven,
 };
 use oriole_core::store::{DeviceRecord, StoreError, StoreResult};
 use oriole_proto::ReceiptKind;
 
-use crate::error::{col, db, parse_stored, to_u64, unique_violation_column};
+use crate::error::{col, db, parse_stored, to_i64, to_u64, unique_violation_column};
 use crate::personal::PersonalField;
 use crate::SqliteStore;
 
@@ -486,26 +486,54 @@ impl SqliteStore {
             .await
             .map_err(db(OP))?
             .rows_affected();
-        summary.inbox_entries = deleted("DELETE FROM inbox WHERE user_id = ?1")
-            .execute(&mut *tx)
-            .await
-            .map_err(db(OP))?
-            .rows_affected();
         summary.corrections = deleted("DELETE FROM profile_corrections WHERE user_id = ?1")
             .execute(&mut *tx)
             .await
             .map_err(db(OP))?
             .rows_affected();
-        // Tombstones: recipients keep the event, without sender or content
-        // (already unreadable since the shred; now gone from the rows too).
-        summary.messages_tombstoned = deleted(
-            "UPDATE messages SET sender_id = NULL, text = NULL, payload = NULL, \
-             idempotency_key = NULL WHERE sender_id = ?1",
+        // Counted (by index) for the receipt, removed by the purge.
+        let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).bind(id.clone());
+        summary.inbox_entries = to_u64(
+            count("SELECT COUNT(*) FROM inbox WHERE user_id = ?1")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db(OP))?,
+            "inbox count",
+        )?;
+        summary.messages_tombstoned = to_u64(
+            count("SELECT COUNT(*) FROM messages WHERE sender_id = ?1")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db(OP))?,
+            "message count",
+        )?;
+        // Every other row that names the user (devices, consents, sharing,
+        // exports, requests... whatever later migrations add), as the
+        // account row's own ON DELETE actions would, nested cascades
+        // included; the bulk tables are left to the purge.
+        let children: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT m.name, f.\"from\", f.on_delete \
+             FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f \
+             WHERE m.type = 'table' AND f.\"table\" = 'users' \
+               AND m.name NOT IN ('inbox', 'receipts', 'messages') \
+             ORDER BY m.name",
         )
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await
-        .map_err(db(OP))?
-        .rows_affected();
+        .map_err(db(OP))?;
+        for (table, column, on_delete) in children {
+            let sql = match on_delete.as_str() {
+                "SET NULL" => {
+                    format!("UPDATE \"{table}\" SET \"{column}\" = NULL WHERE \"{column}\" = ?1")
+                }
+                _ => format!("DELETE FROM \"{table}\" WHERE \"{column}\" = ?1"),
+            };
+            sqlx::query(&sql)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(OP))?;
+        }
         sqlx::query(
             "INSERT INTO username_quarantine (username_bidx, until) VALUES (?1, ?2) \
              ON CONFLICT (username_bidx) DO UPDATE SET until = MAX(until, excluded.until)",
@@ -515,15 +543,158 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
-        // The rest (devices, receipts, inbox head, exports) by ON DELETE
-        // CASCADE; phone, email, display name and their indexes with the row.
-        deleted("DELETE FROM users WHERE id = ?1")
+        // No login between this commit and the row's removal below.
+        deleted("UPDATE users SET password_hash = '' WHERE id = ?1")
             .execute(&mut *tx)
             .await
             .map_err(db(OP))?;
+        sqlx::query(
+            "INSERT INTO deletion_purges (user_id, requested_at) VALUES (?1, ?2) \
+             ON CONFLICT (user_id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(erasure.at.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
         tx.commit().await.map_err(db(OP))?;
+        // The account row last: login and the name's lookup fail from here
+        // on. Phone, email, display name and their indexes go with it.
+        self.delete_user_row(erasure.user).await?;
         // secure_delete zeroed the pages; move them out of the WAL too.
         self.checkpoint("erase account").await;
         Ok(summary)
     }
+
+    /// Delete the account row alone, leaving the rows the purge removes
+    /// (inbox, receipts, sent messages) in place: their `ON DELETE` actions
+    /// are what would make the deletion as slow as the account is large.
+    /// `PRAGMA foreign_keys` only changes outside a transaction, so it is
+    /// turned off on the (single) writer connection for this one statement;
+    /// a connection that could not turn it back on is closed, never reused.
+    async fn delete_user_row(&self, user: UserId) -> StoreResult<()> {
+        const OP: &str = "delete account row";
+        let mut conn = self.writer.acquire().await.map_err(db(OP))?;
+        sqlx::query("PRAGMA foreign_keys = OFF")
+            .execute(&mut *conn)
+            .await
+            .map_err(db(OP))?;
+        let deleted = sqlx::query("DELETE FROM users WHERE id = ?1")
+            .bind(user.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db(OP));
+        let restored = sqlx::query("PRAGMA foreign_keys = ON")
+            .execute(&mut *conn)
+            .await
+            .map_err(db(OP));
+        if restored.is_err() {
+            drop(conn.detach());
+        }
+        deleted?;
+        restored?;
+        Ok(())
+    }
+
+    pub(crate) async fn rights_deletion_purges(&self) -> StoreResult<Vec<DeletionPurge>> {
+        let rows = sqlx::query(
+            "SELECT user_id, requested_at, inbox_entries, receipts, messages, batches \
+             FROM deletion_purges ORDER BY requested_at, user_id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db("deletion purges"))?;
+        rows.iter().map(purge_job).collect()
+    }
+
+    /// One batch of a deleted account's purge, in one write transaction:
+    /// its inbox entries, the receipts it gave, and the sender and content
+    /// of the messages it sent (tombstones stay for the recipients).
+    #[tracing::instrument(skip_all)]
+    pub(crate) async fn rights_purge_deleted_account(
+        &self,
+        user: UserId,
+        limit: u32,
+    ) -> StoreResult<PurgeStep> {
+        const OP: &str = "purge deleted account";
+        let id = user.to_string();
+        // A crash between the deletion's transaction and the row's removal
+        // left the account row: it goes first.
+        let row_left: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)")
+                .bind(&id)
+                .fetch_one(&self.reader)
+                .await
+                .map_err(db(OP))?;
+        if row_left {
+            self.delete_user_row(user).await?;
+        }
+        let limit = i64::from(limit.max(1));
+        let mut tx = self.begin_write(OP).await?;
+        let batch = |sql: &'static str| sqlx::query(sql).bind(id.clone()).bind(limit);
+        let inbox = batch(
+            "DELETE FROM inbox WHERE user_id = ?1 AND seq IN \
+             (SELECT seq FROM inbox WHERE user_id = ?1 ORDER BY seq LIMIT ?2)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?
+        .rows_affected();
+        let receipts = batch(
+            "DELETE FROM receipts WHERE user_id = ?1 AND (message_id, kind) IN \
+             (SELECT message_id, kind FROM receipts WHERE user_id = ?1 LIMIT ?2)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?
+        .rows_affected();
+        let messages = batch(
+            "UPDATE messages SET sender_id = NULL, text = NULL, payload = NULL, \
+             idempotency_key = NULL \
+             WHERE id IN (SELECT id FROM messages WHERE sender_id = ?1 LIMIT ?2)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?
+        .rows_affected();
+        let row = sqlx::query(
+            "UPDATE deletion_purges SET inbox_entries = inbox_entries + ?2, \
+             receipts = receipts + ?3, messages = messages + ?4, batches = batches + 1 \
+             WHERE user_id = ?1 \
+             RETURNING user_id, requested_at, inbox_entries, receipts, messages, batches",
+        )
+        .bind(&id)
+        .bind(to_i64(inbox))
+        .bind(to_i64(receipts))
+        .bind(to_i64(messages))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db(OP))?
+        .ok_or_else(|| StoreError::NotFound("no purge for this account".into()))?;
+        let job = purge_job(&row)?;
+        let done = inbox == 0 && receipts == 0 && messages == 0;
+        if done {
+            sqlx::query("DELETE FROM deletion_purges WHERE user_id = ?1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(OP))?;
+        }
+        tx.commit().await.map_err(db(OP))?;
+        if done {
+            self.checkpoint("deletion purge").await;
+        }
+        Ok(PurgeStep { job, done })
+    }
+}
+
+fn purge_job(row: &sqlx::sqlite::SqliteRow) -> StoreResult<DeletionPurge> {
+    Ok(DeletionPurge {
+        user: parse_stored(&col::<String>(row, "user_id")?, "user id")?,
+        requested_at: Timestamp(col(row, "requested_at")?),
+        inbox_entries: to_u64(col(row, "inbox_entries")?, "purge count")?,
+        receipts: to_u64(col(row, "receipts")?, "purge count")?,
+        messages: to_u64(col(row, "messages")?, "purge count")?,
+        batches: to_u64(col(row, "batches")?, "purge count")?,
+    })
 }

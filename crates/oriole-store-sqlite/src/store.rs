@@ -687,12 +687,16 @@ impl Store for SqliteStore {
             tx.rollback().await.map_err(db(OP))?;
             return Ok(None);
         }
-        let sender: Option<String> =
-            sqlx::query_scalar("SELECT sender_id FROM messages WHERE id = ?1")
-                .bind(&message_id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db(OP))?;
+        // The sender's account may be gone while its purge has not yet
+        // cleared the message's sender: then no one is told.
+        let sender: Option<String> = sqlx::query_scalar(
+            "SELECT m.sender_id FROM messages m JOIN users u ON u.id = m.sender_id \
+             WHERE m.id = ?1",
+        )
+        .bind(&message_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db(OP))?;
         let entry = match sender {
             Some(sender) => {
                 let sender: UserId = parse_stored(&sender, "sender id")?;
@@ -1105,6 +1109,18 @@ impl Store for SqliteStore {
 
     async fn erase_account(&self, erasure: AccountErasure) -> StoreResult<ErasureSummary> {
         self.rights_erase_account(erasure).await
+    }
+
+    async fn deletion_purges(&self) -> StoreResult<Vec<oriole_core::rights::DeletionPurge>> {
+        self.rights_deletion_purges().await
+    }
+
+    async fn purge_deleted_account(
+        &self,
+        user: UserId,
+        limit: u32,
+    ) -> StoreResult<oriole_core::rights::PurgeStep> {
+        self.rights_purge_deleted_account(user, limit).await
     }
 
     async fn receipts_given(

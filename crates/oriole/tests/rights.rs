@@ -675,3 +675,117 @@ async fn deletion_can_dissolve_owned_groups_and_free_the_name_at_once() {
     let me = again.me().await.expect("me");
     assert_ne!(me.user_id, receipt.receipt.user_id);
 }
+
+/// An SDK client logged in as operator `name` (created by the CLI with the
+/// harness's password).
+async fn operator(server: &TestServer, name: &str) -> oriole_client::Client {
+    let mut c = server.client();
+    c.operator_login(oriole_proto::OperatorLoginRequest {
+        name: name.into(),
+        password: PASSWORD.into(),
+    })
+    .await
+    .expect("operator login");
+    c
+}
+
+/// The deletion answers at once and leaves the bulk rows to a background
+/// purge; a purge cut short by kill -9 continues at the next start, and
+/// reports what it removed to operators and in the audit log.
+#[tokio::test]
+async fn a_deletion_purge_cut_short_by_a_crash_finishes_after_restart() {
+    // One row of each kind per batch, and a pause no test waits out: the
+    // purge is mid-way when the server is killed.
+    let mut server = TestServer::start_with_env(&[
+        ("ORIOLE_USER_RIGHTS__PURGE_BATCH_SIZE", "1"),
+        ("ORIOLE_USER_RIGHTS__PURGE_PAUSE_MS", "3600000"),
+    ])
+    .await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let root = Cli::new(home.path(), "root", &server.url);
+    let data = server.data.path().to_str().expect("utf-8 path");
+    root.ok(&["admin", "bootstrap", "--data", data, "--name", "root"])
+        .await;
+    root.ok(&["admin", "login", "root"]).await;
+    root.ok(&["admin", "operator", "add", "ada", "--role", "auditor"])
+        .await;
+    let alice = user(&server, "alice").await;
+    let bob = user(&server, "bob").await;
+    let mut sent = Vec::new();
+    for text in ["one", "two", "three"] {
+        sent.push(alice.send_text("bob", text).await.expect("send").message_id);
+    }
+    for text in ["four", "five"] {
+        let m = bob.send_text("alice", text).await.expect("send");
+        alice
+            .receipt(&m.message_id, oriole_proto::ReceiptKind::Read)
+            .await
+            .expect("read");
+    }
+    let bob_token = bob.token().expect("token").to_owned();
+
+    alice.delete_account(PASSWORD).await.expect("delete");
+    // At once: tombstones for bob, and a purge pending.
+    let inbox = bob.sync_all(0).await.expect("sync");
+    for id in &sent {
+        let e = inbox.iter().find(|e| &e.id == id).expect("tombstone");
+        assert!(e.from.is_none() && e.text.is_none(), "{e:?}");
+    }
+    let admin = operator(&server, "root").await;
+    let pending = admin
+        .retention_rules()
+        .await
+        .expect("rules")
+        .deletion_purges;
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert!(pending[0].batches <= 1, "{pending:?}");
+
+    server.kill9().await;
+    let data = std::mem::replace(&mut server.data, tempfile::TempDir::new().expect("dir"));
+    let server =
+        TestServer::start_in(data, &[("ORIOLE_USER_RIGHTS__PURGE_BATCH_SIZE", "1")], &[]).await;
+    let admin = operator(&server, "root").await;
+    let mut polls = 0;
+    while !admin
+        .retention_rules()
+        .await
+        .expect("rules")
+        .deletion_purges
+        .is_empty()
+    {
+        polls += 1;
+        assert!(polls < 1000, "the purge never finished");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    // Completed and audited with its counts, which are every row alice had:
+    // her inbox (the 3 she sent, the 2 bob sent), the 2 receipts she gave
+    // and the 3 messages she sent (now without sender or ciphertext).
+    let auditor = operator(&server, "ada").await;
+    let entries = auditor.audit_entries(0, 1000).await.expect("audit");
+    let purged: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "deletion" && e["details"]["phase"] == "purged")
+        .collect();
+    assert_eq!(purged.len(), 1, "{entries:#?}");
+    let details = &purged[0]["details"];
+    assert_eq!(details["messages"], 3, "{details}");
+    assert_eq!(details["receipts"], 2, "{details}");
+    assert!(
+        details["inbox_entries"].as_u64().expect("count") >= 5,
+        "{details}"
+    );
+    // The tombstones stay for bob; nothing of alice is left to purge.
+    let bob = server.client().with_token(bob_token);
+    let inbox = bob.sync_all(0).await.expect("sync");
+    for id in &sent {
+        let e = inbox.iter().find(|e| &e.id == id).expect("tombstone");
+        assert!(e.from.is_none() && e.text.is_none(), "{e:?}");
+    }
+    assert!(admin
+        .retention_rules()
+        .await
+        .expect("rules")
+        .deletion_purges
+        .is_empty());
+}

@@ -91,6 +91,8 @@ pub struct Oriole<S: Store> {
     dummy_hash: PasswordHashString,
     /// The privacy policy in force and who has accepted it.
     policy: policy::PolicyGate,
+    /// Woken when an account is deleted: its background purge can start.
+    purge_wake: Arc<tokio::sync::Notify>,
 }
 
 impl<S: Store> Oriole<S> {
@@ -110,6 +112,7 @@ impl<S: Store> Oriole<S> {
             config,
             dummy_hash,
             policy: policy::PolicyGate::default(),
+            purge_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

@@ -35,6 +35,7 @@ impl<S: Store> Oriole<S> {
                     }
                 })
                 .collect(),
+            deletion_purges: Vec::new(),
         }
     }
 

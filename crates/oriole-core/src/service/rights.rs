@@ -15,8 +15,8 @@ pub use view::{section_items, NOT_PER_ACCOUNT, SECTIONS};
 use oriole_audit::{EntryDraft, EventKind};
 use oriole_crypto::verify_password;
 use oriole_proto::{
-    CorrectionInfo, DeleteAccount, DeletedItem, DeletionReceipt, KeptItem, Profile, SignedReceipt,
-    UpdateProfile,
+    CorrectionInfo, DeleteAccount, DeletedItem, DeletionPurgeInfo, DeletionReceipt, KeptItem,
+    Profile, SignedReceipt, UpdateProfile,
 };
 
 use super::{Caller, Oriole};
@@ -24,7 +24,8 @@ use crate::audit::{details, pseudonym, user_actor};
 use crate::domain::{Email, InvalidValue, Phone};
 use crate::error::{ServiceError, ServiceResult};
 use crate::rights::{
-    AccountErasure, CorrectedField, DisplayName, ErasureSummary, FieldChange, ProfileCorrection,
+    AccountErasure, CorrectedField, DeletionPurge, DisplayName, ErasureSummary, FieldChange,
+    ProfileCorrection, PurgeStep,
 };
 use crate::signing::KeyPurpose;
 use crate::store::Store;
@@ -186,10 +187,13 @@ impl<S: Store> Oriole<S> {
         for device in &summary.devices {
             self.fanout.disconnect_device(*device);
         }
+        self.purge_wake.notify_one();
         let completed_at = self.clock.now();
         tracing::info!(
             user = %pseudonym(caller_id).as_str(),
-            "account deleted"
+            inbox_entries = summary.inbox_entries,
+            messages = summary.messages_tombstoned,
+            "account deleted; rows left to the background purge"
         );
         let receipt = DeletionReceipt {
             kind: "oriole.deletion-receipt.v1".to_owned(),
@@ -200,14 +204,85 @@ impl<S: Store> Oriole<S> {
             requested_at: requested_at.0,
             completed_at: completed_at.0,
             method: "The account's data key was destroyed first (crypto-shredding: every \
-                     copy of its encrypted data, backups included, became unreadable), then \
-                     its rows were deleted"
+                     copy of its encrypted data, backups included, became unreadable at once), \
+                     then the account, its sessions, memberships, consents and sharing were \
+                     deleted; the remaining rows (inbox, receipts given, and the sender and \
+                     ciphertext of the messages sent, all already unreadable) are physically \
+                     purged in the background, in batches that resume after a restart"
                 .to_owned(),
             deleted: deleted_items(&summary, sharing_dropped),
             kept: kept_items(rights.username_quarantine_days),
             username_reusable_at: quarantine_until.0,
         };
         Ok(receipt::sign(receipt, &signer))
+    }
+}
+
+impl<S: Store> Oriole<S> {
+    /// Woken when an account is deleted, so the background purge starts.
+    pub fn purge_wakeup(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.purge_wake.clone()
+    }
+
+    /// Deleted accounts whose rows are still being purged, oldest first.
+    pub async fn pending_deletion_purges(&self) -> ServiceResult<Vec<DeletionPurge>> {
+        Ok(self.store.deletion_purges().await?)
+    }
+
+    /// The pending purges as operators see them (by audit pseudonym).
+    pub async fn deletion_purge_report(&self) -> ServiceResult<Vec<DeletionPurgeInfo>> {
+        Ok(self
+            .pending_deletion_purges()
+            .await?
+            .into_iter()
+            .map(|j| DeletionPurgeInfo {
+                subject: pseudonym(j.user).as_str().to_owned(),
+                requested_at: j.requested_at.0,
+                inbox_entries: j.inbox_entries,
+                receipts: j.receipts,
+                messages: j.messages,
+                batches: j.batches,
+            })
+            .collect())
+    }
+
+    /// Run one batch of a deleted account's purge. When nothing of the
+    /// account is left, the totals go to the server log and, as a
+    /// `deletion` entry by the system, to the audit log.
+    pub async fn purge_step(
+        &self,
+        user: crate::domain::UserId,
+        batch: u32,
+    ) -> ServiceResult<PurgeStep> {
+        let step = self.store.purge_deleted_account(user, batch).await?;
+        if step.done {
+            let job = step.job;
+            tracing::info!(
+                user = %pseudonym(user).as_str(),
+                inbox_entries = job.inbox_entries,
+                receipts = job.receipts,
+                messages = job.messages,
+                batches = job.batches,
+                "deleted account purged"
+            );
+            self.audit(
+                EntryDraft::new(
+                    self.now_ms(),
+                    oriole_audit::Actor::System,
+                    EventKind::DELETION,
+                )
+                .subject(pseudonym(user))
+                .details(details(serde_json::json!({
+                    "phase": "purged",
+                    "inbox_entries": job.inbox_entries,
+                    "receipts": job.receipts,
+                    "messages": job.messages,
+                    "batches": job.batches,
+                }))),
+            )
+            .await?;
+        }
+        Ok(step)
     }
 }
 
@@ -241,13 +316,15 @@ fn deleted_items(s: &ErasureSummary, sharing_dropped: u64) -> Vec<DeletedItem> {
         ),
         deleted(
             "inbox",
-            "Your inbox: every message, recall and receipt event waiting for your devices",
+            "Your inbox: every message, recall and receipt event waiting for your devices \
+             (unreadable at once; the rows are purged in the background)",
             Some(s.inbox_entries),
         ),
         deleted(
             "message.content",
             "The text and payload of every message you sent; recipients now see \
-             \"message from a deleted account\" in their place",
+             \"message from a deleted account\" in their place (the ciphertext, \
+             unreadable at once, is purged in the background)",
             Some(s.messages_tombstoned),
         ),
         deleted(
@@ -266,7 +343,11 @@ fn deleted_items(s: &ErasureSummary, sharing_dropped: u64) -> Vec<DeletedItem> {
              deleted",
             Some(s.groups_dissolved),
         ),
-        deleted("receipt", "The delivery and read receipts you gave", None),
+        deleted(
+            "receipt",
+            "The delivery and read receipts you gave (purged in the background)",
+            None,
+        ),
         deleted(
             "consents",
             "Your consents and their history, policy acceptances and usage events",

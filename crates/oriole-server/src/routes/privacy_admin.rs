@@ -38,12 +38,13 @@ pub async fn publish_policy<S: Store>(
     Ok((StatusCode::CREATED, Json(published)))
 }
 
-/// `GET /v1/admin/retention`: the retention rules and their periods.
+/// `GET /v1/admin/retention`: the retention rules and their periods, and
+/// the background purges of deleted accounts still running.
 #[utoipa::path(
     get, path = "/v1/admin/retention", operation_id = "retention_rules", tag = "privacy",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The rules", body = RetentionRules),
+        (status = 200, description = "The rules, and the deletion purges not finished", body = RetentionRules),
         (status = 401, description = "`unauthorized`: no operator token", body = ApiError),
         (status = 403, description = "`forbidden`: the role may not run retention", body = ApiError),
     )
@@ -51,12 +52,12 @@ pub async fn publish_policy<S: Store>(
 pub async fn retention_rules<S: Store>(
     State(state): State<SharedState<S>>,
     _op: Staff<perm::RunRetention>,
-) -> Json<RetentionRules> {
-    Json(
-        state
-            .oriole
-            .retention_rules(&state.settings.retention.config()),
-    )
+) -> ApiResult<Json<RetentionRules>> {
+    let mut rules = state
+        .oriole
+        .retention_rules(&state.settings.retention.config());
+    rules.deletion_purges = state.oriole.deletion_purge_report().await?;
+    Ok(Json(rules))
 }
 
 /// `POST /v1/admin/retention/run`: apply the retention rules now (all, or
