@@ -342,11 +342,14 @@ pub trait Store:
         at: Timestamp,
         expires_at: Timestamp,
     ) -> StoreResult<bool>;
-    /// An approved, unexpired grant of `requester` for `subject`.
+    /// An approved, unexpired grant of `requester` for `subject`, asked
+    /// for this very `reason` and `ticket`.
     async fn live_content_grant(
         &self,
         requester: OperatorId,
         subject: UserId,
+        reason: oriole_proto::ReasonCode,
+        ticket: &crate::staff::TicketRef,
         now: Timestamp,
     ) -> StoreResult<Option<ContentGrantRecord>>;
 

@@ -9,6 +9,7 @@ use oriole_core::staff::{
 };
 use oriole_core::store::{StoreError, StoreResult};
 use oriole_crypto::{PasswordHashString, TokenHash};
+use oriole_proto::ReasonCode;
 use sqlx::sqlite::SqliteRow;
 
 use crate::error::{col, db, parse_stored};
@@ -285,15 +286,20 @@ impl SqliteStore {
         &self,
         requester: OperatorId,
         subject: UserId,
+        reason: ReasonCode,
+        ticket: &TicketRef,
         now: Timestamp,
     ) -> StoreResult<Option<ContentGrantRecord>> {
         sqlx::query(&format!(
             "SELECT {GRANT_COLUMNS} FROM content_access_grants \
-             WHERE requester_id = ?1 AND subject_user_id = ?2 AND approved_at IS NOT NULL \
-               AND expires_at > ?3 ORDER BY expires_at DESC LIMIT 1"
+             WHERE requester_id = ?1 AND subject_user_id = ?2 AND reason = ?3 \
+               AND ticket = ?4 AND approved_at IS NOT NULL AND expires_at > ?5 \
+             ORDER BY expires_at DESC LIMIT 1"
         ))
         .bind(requester.to_string())
         .bind(subject.to_string())
+        .bind(reason.as_str())
+        .bind(ticket.as_str())
         .bind(now.0)
         .fetch_optional(&self.reader)
         .await

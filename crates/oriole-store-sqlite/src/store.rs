@@ -1060,9 +1060,12 @@ impl Store for SqliteStore {
         &self,
         requester: oriole_core::staff::OperatorId,
         subject: UserId,
+        reason: oriole_proto::ReasonCode,
+        ticket: &oriole_core::staff::TicketRef,
         now: Timestamp,
     ) -> StoreResult<Option<oriole_core::staff::ContentGrantRecord>> {
-        self.find_live_grant(requester, subject, now).await
+        self.find_live_grant(requester, subject, reason, ticket, now)
+            .await
     }
 
     // ---- user rights (in `rights.rs`) ----

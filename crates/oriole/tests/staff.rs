@@ -712,6 +712,19 @@ async fn the_two_person_rule_works_through_the_cli() {
         "{approved}"
     );
 
+    // The approval covers CASE-7 under legal_request only: another ticket
+    // or another reason is refused, and the refusal names the ticket.
+    for (reason, ticket) in [("legal_request", "CASE-8"), ("abuse_report", "CASE-7")] {
+        let other = [
+            "admin", "user", "messages", "alice", "--reason", reason, "--ticket", ticket,
+        ];
+        let err = refused(&pat, &other, "forbidden").await;
+        assert!(
+            err.contains("no current approval covers ticket") && err.contains(ticket),
+            "{err}"
+        );
+    }
+
     let shown = pat.ok(&read).await;
     assert!(shown.contains("the secret plan"), "{shown}");
     let json = pat.ok(&[&read[..], &["--json"]].concat()).await;

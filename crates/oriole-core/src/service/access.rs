@@ -246,8 +246,9 @@ impl<S: Store> Oriole<S> {
     }
 
     /// A user's messages (`request_content_access`), only under an approved,
-    /// unexpired grant of this operator for this user. Audited with the
-    /// approval's id.
+    /// unexpired grant of this operator for this user asked for the read's
+    /// own reason and ticket: an approval given for one case never covers
+    /// another. Audited with the approval's id.
     pub async fn operator_view_messages(
         &self,
         op: &Operator,
@@ -258,13 +259,17 @@ impl<S: Store> Oriole<S> {
         let user = self.account_named(username).await?;
         let grant = self
             .store
-            .live_content_grant(op.id, user.id, self.clock.now())
+            .live_content_grant(op.id, user.id, why.reason, &why.ticket, self.clock.now())
             .await?
             .ok_or_else(|| {
-                ServiceError::forbidden(
-                    "message content needs a current approval by another privacy officer \
-                     (two-person rule): POST /v1/admin/content-access first",
-                )
+                ServiceError::forbidden(format!(
+                    "no current approval covers ticket {} with reason {} for this user: \
+                     message content needs an approval by another privacy officer of a \
+                     request with this very reason and ticket (two-person rule): \
+                     POST /v1/admin/content-access first",
+                    why.ticket.as_str(),
+                    why.reason.as_str(),
+                ))
             })?;
         self.audit_access(op, &user, &why, &[DataCategory::Content], Some(grant.id))
             .await?;
