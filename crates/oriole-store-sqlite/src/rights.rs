@@ -572,28 +572,36 @@ impl SqliteStore {
     /// `PRAGMA foreign_keys` only changes outside a transaction, so it is
     /// turned off on the (single) writer connection for this one statement;
     /// a connection that could not turn it back on is closed, never reused.
+    /// The three statements run on a task of their own: a caller whose
+    /// future is dropped mid-way (a client that hangs up) must not hand the
+    /// writer back to the pool with foreign keys off.
     async fn delete_user_row(&self, user: UserId) -> StoreResult<()> {
         const OP: &str = "delete account row";
-        let mut conn = self.writer.acquire().await.map_err(db(OP))?;
-        sqlx::query("PRAGMA foreign_keys = OFF")
-            .execute(&mut *conn)
-            .await
-            .map_err(db(OP))?;
-        let deleted = sqlx::query("DELETE FROM users WHERE id = ?1")
-            .bind(user.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(db(OP));
-        let restored = sqlx::query("PRAGMA foreign_keys = ON")
-            .execute(&mut *conn)
-            .await
-            .map_err(db(OP));
-        if restored.is_err() {
-            drop(conn.detach());
-        }
-        deleted?;
-        restored?;
-        Ok(())
+        let writer = self.writer.clone();
+        let task = tokio::spawn(async move {
+            let mut conn = writer.acquire().await.map_err(db(OP))?;
+            sqlx::query("PRAGMA foreign_keys = OFF")
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+            let deleted = sqlx::query("DELETE FROM users WHERE id = ?1")
+                .bind(user.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP));
+            let restored = sqlx::query("PRAGMA foreign_keys = ON")
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP));
+            if restored.is_err() {
+                drop(conn.detach());
+            }
+            deleted?;
+            restored?;
+            Ok(())
+        });
+        task.await
+            .map_err(|e| StoreError::Backend(format!("{OP}: the task failed: {e}")))?
     }
 
     pub(crate) async fn rights_deletion_purges(&self) -> StoreResult<Vec<DeletionPurge>> {
