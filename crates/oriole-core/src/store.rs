@@ -142,6 +142,16 @@ pub struct MemberRecord {
     pub joined_at: Timestamp,
 }
 
+/// The account a 1:1 message is addressed to (see
+/// [`Store::direct_target`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectTarget {
+    pub id: UserId,
+    /// A registered third-party recipient receives as this account: a
+    /// message to it goes through the sharing gateway, with consent.
+    pub bot: bool,
+}
+
 /// The storage port. See the module documentation.
 #[async_trait]
 pub trait Store:
@@ -154,6 +164,10 @@ pub trait Store:
     /// already in use", "email already in use").
     async fn create_user(&self, user: NewUser) -> StoreResult<()>;
     async fn user_by_name(&self, name: &Username) -> StoreResult<Option<UserRecord>>;
+    /// What a send to `name` needs and nothing more: the account's id and
+    /// whether a third-party recipient answers as this bot. One lookup,
+    /// and no personal field is opened (a send happens per message).
+    async fn direct_target(&self, name: &Username) -> StoreResult<Option<DirectTarget>>;
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<UserRecord>>;
     /// The account with this phone number. Looked up by a keyed blind
     /// index: the store holds no phone in the clear.

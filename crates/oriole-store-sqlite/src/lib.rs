@@ -148,10 +148,20 @@ impl SqliteStore {
             .synchronous(opts.synchronous.into())
             // Deleted content (recalled messages, revoked data) is
             // overwritten with zeros, not left in free pages.
-            .pragma("secure_delete", "ON");
+            .pragma("secure_delete", "ON")
+            // Statement journals and temporary b-trees in memory, not in
+            // files under /var/tmp: a group-commit batch's multi-row
+            // statements otherwise write every page they touch a second
+            // time, to a temporary file (measured: as many writes as the
+            // WAL itself), and content would pass through that file.
+            .pragma("temp_store", "MEMORY");
 
+        // No `test_before_acquire`: its ping is one more round trip to the
+        // connection's thread on every acquire, and an embedded database
+        // has no network link that could have gone stale.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .min_connections(1)
             .acquire_timeout(WRITE_QUEUE_TIMEOUT)
             .idle_timeout(None)
@@ -171,6 +181,7 @@ impl SqliteStore {
         // Opened after the migrations: the file exists and is in WAL mode.
         let reader = SqlitePoolOptions::new()
             .max_connections(opts.read_connections.max(1))
+            .test_before_acquire(false)
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(base.pragma("query_only", "ON"))

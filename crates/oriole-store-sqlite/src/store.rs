@@ -10,8 +10,8 @@ use oriole_core::rights::{
     ProfileCorrection, ReceiptGiven,
 };
 use oriole_core::store::{
-    Appended, Conversation, DeviceRecord, GroupRecord, MemberRecord, MessageRecord, NewDevice,
-    NewMessage, NewUser, SessionRecord, Store, StoreError, StoreResult, UserRecord,
+    Appended, Conversation, DeviceRecord, DirectTarget, GroupRecord, MemberRecord, MessageRecord,
+    NewDevice, NewMessage, NewUser, SessionRecord, Store, StoreError, StoreResult, UserRecord,
 };
 use oriole_crypto::{PasswordHashString, TokenHash};
 use oriole_proto::{EventKind, GroupRole, InboxEvent, ReceiptKind};
@@ -400,6 +400,25 @@ impl Store for SqliteStore {
         .await
         .map_err(db("user by name"))?;
         self.user_opt(row).await
+    }
+
+    async fn direct_target(&self, name: &Username) -> StoreResult<Option<DirectTarget>> {
+        let row: Option<(String, bool)> = sqlx::query_as(
+            "SELECT u.id, EXISTS (SELECT 1 FROM sharing_recipients AS r \
+                                  WHERE r.bot_user_id = u.id) \
+             FROM users AS u WHERE u.username = ?1",
+        )
+        .bind(name.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db("a message's addressee"))?;
+        row.map(|(id, bot)| {
+            Ok(DirectTarget {
+                id: parse_stored(&id, "user id")?,
+                bot,
+            })
+        })
+        .transpose()
     }
 
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<UserRecord>> {

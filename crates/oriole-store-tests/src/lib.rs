@@ -52,6 +52,7 @@ macro_rules! store_conformance {
             concurrent_duplicate_sends_store_once,
             readers_never_see_gaps,
             sharing_recipients_round_trip,
+            sharing_direct_target_flags_bots,
             sharing_outbox_is_idempotent_and_completes_into_the_ledger,
             sharing_revocation_drops_queued_messages,
             sharing_retries_and_dead_letters,

@@ -34,10 +34,12 @@ impl<S: Store> Oriole<S> {
                     Username::parse(to).map_err(|_| ServiceError::not_found("no such user"))?;
                 let user = self
                     .store
-                    .user_by_name(&name)
+                    .direct_target(&name)
                     .await?
                     .ok_or_else(|| ServiceError::not_found(format!("no such user: {name}")))?;
-                bot = self.bot_gate(caller, user.id).await?;
+                if user.bot {
+                    bot = self.bot_gate(caller, user.id).await?;
+                }
                 let mut recipients = vec![caller.user_id];
                 // A bot backed by a third party receives only through the
                 // sharing gateway, never in an inbox.

@@ -88,6 +88,9 @@ impl SqliteKeyStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            // An embedded file: a ping before each use is only a wasted
+            // round trip to the connection's thread.
+            .test_before_acquire(false)
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options)

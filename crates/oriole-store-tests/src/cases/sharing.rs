@@ -5,7 +5,7 @@ use oriole_core::sharing::{
     CategorySet, DeliveryId, DeliveryUrl, NewDelivery, NewRecipient, PseudonymKey, RecipientId,
     RecipientName, RecipientText, SharingChange, SigningSecret, WebhookKind,
 };
-use oriole_core::store::{Appended, Conversation, NewMessage, Store, StoreError};
+use oriole_core::store::{Appended, Conversation, DirectTarget, NewMessage, Store, StoreError};
 
 use crate::fixtures::{at, key, message as fixture_message, text, user};
 
@@ -97,6 +97,44 @@ pub async fn sharing_recipients_round_trip<S: Store>(store: S) {
     let unknown = RecipientName::parse("nobody").expect("name");
     assert!(store
         .recipient_by_name(&unknown)
+        .await
+        .expect("read")
+        .is_none());
+}
+
+/// A send's addressee: the id by name, flagged as a bot only once a
+/// recipient answers as it; an unknown name is `None`.
+pub async fn sharing_direct_target_flags_bots<S: Store>(store: S) {
+    let alice = user(&store, "alice").await;
+    let bot = user(&store, "helper").await;
+    let name = |n: &str| oriole_core::domain::Username::parse(n).expect("name");
+    let target = |found: Option<DirectTarget>| found.expect("found");
+    let plain = target(store.direct_target(&name("alice")).await.expect("read"));
+    assert_eq!(
+        plain,
+        DirectTarget {
+            id: alice,
+            bot: false
+        }
+    );
+    let before = target(store.direct_target(&name("helper")).await.expect("read"));
+    assert_eq!(
+        before,
+        DirectTarget {
+            id: bot,
+            bot: false
+        }
+    );
+    store
+        .create_recipient(recipient("assistant", Some(bot)))
+        .await
+        .expect("create");
+    let after = target(store.direct_target(&name("helper")).await.expect("read"));
+    assert_eq!(after, DirectTarget { id: bot, bot: true });
+    let alice_again = target(store.direct_target(&name("alice")).await.expect("read"));
+    assert!(!alice_again.bot);
+    assert!(store
+        .direct_target(&name("nobody"))
         .await
         .expect("read")
         .is_none());
