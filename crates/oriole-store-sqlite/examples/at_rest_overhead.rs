@@ -4,10 +4,15 @@
 //! Rounds alternate between the two modes so drift hits both alike.
 //!
 //! `cargo run --release -p oriole-store-sqlite --example at_rest_overhead`
-//! (arguments: rounds, concurrent senders, messages per sender).
+//! (arguments: rounds, concurrent senders, messages per sender, seconds of
+//! reading per round).
+//!
+//! The read phase reads every inbox in full, again and again, until the
+//! given number of seconds has passed (at least one full pass): one pass
+//! over 6400 messages lasts about 0.1 s, too short for a stable ratio.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use oriole_core::domain::{MessageBody, MessageId, Timestamp, UserId, Username};
 use oriole_core::store::{Conversation, NewMessage, NewUser, Store};
@@ -22,7 +27,7 @@ struct Round {
     reads_per_sec: f64,
 }
 
-async fn round(keyed: bool, senders: usize, per_sender: usize) -> Round {
+async fn round(keyed: bool, senders: usize, per_sender: usize, read_for: Duration) -> Round {
     let dir = tempfile::TempDir::new().expect("temp dir");
     let vault: Arc<dyn FieldVault> = if keyed {
         let keys = dir.path().join("keys");
@@ -97,12 +102,17 @@ async fn round(keyed: bool, senders: usize, per_sender: usize) -> Round {
 
     let start = Instant::now();
     let mut read = 0usize;
-    for &user in users.iter() {
-        read += store
-            .inbox_after(user, oriole_core::domain::InboxSeq(0), 100_000)
-            .await
-            .expect("inbox")
-            .len();
+    loop {
+        for &user in users.iter() {
+            read += store
+                .inbox_after(user, oriole_core::domain::InboxSeq(0), 100_000)
+                .await
+                .expect("inbox")
+                .len();
+        }
+        if start.elapsed() >= read_for {
+            break;
+        }
     }
     let reads_per_sec = read as f64 / start.elapsed().as_secs_f64();
     store.close().await;
@@ -121,16 +131,20 @@ fn median(mut v: Vec<f64>) -> f64 {
 async fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)
-        .map(|a| a.parse().expect("numbers: rounds senders per_sender"))
+        .map(|a| {
+            a.parse()
+                .expect("numbers: rounds senders per_sender read_seconds")
+        })
         .collect();
     let rounds = args.first().copied().unwrap_or(5);
     let senders = args.get(1).copied().unwrap_or(64);
     let per_sender = args.get(2).copied().unwrap_or(100);
+    let read_for = Duration::from_secs(args.get(3).copied().unwrap_or(3) as u64);
     let (mut clear, mut keyed) = (Vec::new(), Vec::new());
     for r in 0..rounds {
         // Alternate which mode goes first.
         for keyed_mode in [r % 2 == 0, r % 2 != 0] {
-            let result = round(keyed_mode, senders, per_sender).await;
+            let result = round(keyed_mode, senders, per_sender, read_for).await;
             eprintln!(
                 "round {r} {}: {:.0} appends/s, {:.0} events read/s",
                 if keyed_mode { "keyed" } else { "clear" },
