@@ -84,6 +84,15 @@ pub enum VaultError {
 pub trait FieldVault: Send + Sync + 'static {
     async fn seal(&self, field: FieldBinding<'_>, plain: &[u8]) -> Result<Vec<u8>, VaultError>;
     async fn open(&self, field: FieldBinding<'_>, sealed: &[u8]) -> Result<Vec<u8>, VaultError>;
+    /// [`FieldVault::open`] for a value the caller owns (as read from a
+    /// row): a vault may decrypt it in place instead of copying it.
+    async fn open_owned(
+        &self,
+        field: FieldBinding<'_>,
+        sealed: Vec<u8>,
+    ) -> Result<Vec<u8>, VaultError> {
+        self.open(field, &sealed).await
+    }
     /// A deterministic, keyed digest of a normalised value of `column`, for
     /// equality lookups and uniqueness without storing the value.
     fn blind_index(&self, column: &'static str, normalised: &str) -> String;
@@ -110,6 +119,13 @@ impl FieldVault for ClearVault {
     }
     async fn open(&self, _field: FieldBinding<'_>, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
         Ok(sealed.to_vec())
+    }
+    async fn open_owned(
+        &self,
+        _field: FieldBinding<'_>,
+        sealed: Vec<u8>,
+    ) -> Result<Vec<u8>, VaultError> {
+        Ok(sealed)
     }
     /// Unkeyed SHA-256 of `column|value`, hex: stable, but anyone can
     /// compute it, so it protects nothing.

@@ -126,7 +126,11 @@ impl PersonalData {
             return Ok(None);
         };
         let (table, column) = field.table_column();
-        let plain = match self.vault.open(binding(field, owner, row), &sealed).await {
+        let plain = match self
+            .vault
+            .open_owned(binding(field, owner, row), sealed)
+            .await
+        {
             Ok(plain) => plain,
             Err(VaultError::Shredded) => return Ok(None),
             Err(VaultError::Integrity) => {
