@@ -659,7 +659,14 @@ async fn deletion_can_dissolve_owned_groups_and_free_the_name_at_once() {
         })
         .await
         .expect("group");
+    // Bob writes to alice before: the server remembers where "alice" is.
+    bob.send_text("alice", "before").await.expect("send");
     let receipt = alice.delete_account(PASSWORD).await.expect("delete");
+    let err = bob
+        .send_text("alice", "after")
+        .await
+        .expect_err("no such user now");
+    assert_eq!(err.code(), "not_found");
     let dissolved = receipt
         .receipt
         .deleted
@@ -674,6 +681,13 @@ async fn deletion_can_dissolve_owned_groups_and_free_the_name_at_once() {
     let again = user(&server, "alice").await;
     let me = again.me().await.expect("me");
     assert_ne!(me.user_id, receipt.receipt.user_id);
+    // And a message to the name reaches the new account.
+    bob.send_text("alice", "to the new alice")
+        .await
+        .expect("send");
+    let events = again.sync_all(0).await.expect("sync");
+    let texts: Vec<_> = events.iter().filter_map(|e| e.text.as_deref()).collect();
+    assert_eq!(texts, ["to the new alice"]);
 }
 
 /// An SDK client logged in as operator `name` (created by the CLI with the

@@ -273,6 +273,38 @@ async fn setup(server: &TestServer, home: &std::path::Path, rx: &Receiver) -> (C
     (alice, secret)
 }
 
+/// An account that becomes a bot stops receiving plain messages at once,
+/// though senders wrote to it (and the server looked it up) before.
+#[tokio::test]
+async fn an_account_registered_as_a_bot_is_gated_from_the_next_send() {
+    let server = TestServer::start().await;
+    let home = tempfile::TempDir::new().expect("dir");
+    let rx = Receiver::start().await;
+    let _helper = user(&server, "helper").await;
+    let alice = user(&server, "alice").await;
+    alice
+        .send_text("helper", "still a person")
+        .await
+        .expect("a plain account receives");
+    let secret = register(
+        &server,
+        home.path(),
+        "assistant",
+        &rx.url(),
+        "message.text",
+        "helper",
+    )
+    .await;
+    rx.set_secret(&secret);
+    let (c, _) = code(
+        alice
+            .send_text("helper", "now a bot")
+            .await
+            .expect_err("refused"),
+    );
+    assert_eq!(c, "consent_required");
+}
+
 #[tokio::test]
 async fn nothing_leaves_without_consent_and_what_leaves_is_minimized_signed_and_ledgered() {
     let server = TestServer::start().await;

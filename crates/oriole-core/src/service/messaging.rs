@@ -7,7 +7,7 @@ use crate::domain::{
     GroupId, IdempotencyKey, InboxSeq, MessageBody, MessageId, Timestamp, UserId, Username,
 };
 use crate::error::{ServiceError, ServiceResult};
-use crate::store::{Appended, Conversation, MessageRecord, NewMessage, Store};
+use crate::store::{Appended, Conversation, DirectTarget, MessageRecord, NewMessage, Store};
 
 impl<S: Store> Oriole<S> {
     /// Store a message durably in every recipient's inbox (and the sender's),
@@ -33,7 +33,6 @@ impl<S: Store> Oriole<S> {
                 let name =
                     Username::parse(to).map_err(|_| ServiceError::not_found("no such user"))?;
                 let user = self
-                    .store
                     .direct_target(&name)
                     .await?
                     .ok_or_else(|| ServiceError::not_found(format!("no such user: {name}")))?;
@@ -146,6 +145,20 @@ impl<S: Store> Oriole<S> {
                 })
             }
         }
+    }
+
+    /// The account a 1:1 send to `name` goes to, from memory when it can
+    /// (see `directory.rs`).
+    async fn direct_target(&self, name: &Username) -> ServiceResult<Option<DirectTarget>> {
+        let generation = match self.directory.get(name) {
+            Ok(target) => return Ok(Some(target)),
+            Err(generation) => generation,
+        };
+        let found = self.store.direct_target(name).await?;
+        if let Some(target) = found {
+            self.directory.insert(generation, name, target);
+        }
+        Ok(found)
     }
 
     /// One page of the caller's inbox after `after`, oldest first.

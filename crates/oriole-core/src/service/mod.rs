@@ -4,6 +4,7 @@
 mod access;
 mod accounts;
 mod consent;
+mod directory;
 mod disclosure;
 mod groups;
 mod messaging;
@@ -93,6 +94,8 @@ pub struct Oriole<S: Store> {
     policy: policy::PolicyGate,
     /// Woken when an account is deleted: its background purge can start.
     purge_wake: Arc<tokio::sync::Notify>,
+    /// Addressees of 1:1 sends by username.
+    directory: directory::Directory,
 }
 
 impl<S: Store> Oriole<S> {
@@ -113,6 +116,7 @@ impl<S: Store> Oriole<S> {
             dummy_hash,
             policy: policy::PolicyGate::default(),
             purge_wake: Arc::new(tokio::sync::Notify::new()),
+            directory: directory::Directory::default(),
         }
     }
 

@@ -175,7 +175,7 @@ impl<S: Store> Oriole<S> {
         // recipient the user shared with is sent a signed erasure request
         // (queued under the gateway's key, so it outlives the data key).
         let sharing_dropped = self.forget_sharing(caller_id).await?;
-        let summary = self
+        let erased = self
             .store
             .erase_account(AccountErasure {
                 user: caller_id,
@@ -183,7 +183,10 @@ impl<S: Store> Oriole<S> {
                 quarantine_until,
                 at: requested_at,
             })
-            .await?;
+            .await;
+        // Whatever the outcome: no send may reach the account from memory.
+        self.directory.invalidate();
+        let summary = erased?;
         for device in &summary.devices {
             self.fanout.disconnect_device(*device);
         }

@@ -110,7 +110,11 @@ impl<S: Store> Oriole<S> {
             bot: bot.as_ref().map(|(id, _)| *id),
             created_at: self.clock.now(),
         };
-        self.store.create_recipient(recipient.clone()).await?;
+        let created = self.store.create_recipient(recipient.clone()).await;
+        // The bot's account now sends through the gateway: sends must see
+        // that, not a remembered plain account.
+        self.directory.invalidate();
+        created?;
         self.audit(
             EntryDraft::new(self.now_ms(), actor, EventKind::OPERATOR_ACTION).details(details(
                 serde_json::json!({
