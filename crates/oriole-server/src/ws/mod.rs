@@ -23,10 +23,13 @@ use crate::state::SharedState;
 
 /// How long a client refused for the connection limit should wait.
 const BUSY_RETRY_SECS: u64 = 5;
-/// Bytes read from the socket at a time. The WebSocket library's default
-/// (128 KiB, allocated and zeroed per connection) made up most of an idle
-/// connection's memory; a larger frame still grows the buffer as it comes.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Bytes read from the socket at a time, and the read buffer every
+/// connection keeps while idle. The WebSocket library's default (128 KiB,
+/// allocated and zeroed per connection) made up most of an idle
+/// connection's memory, and 4 KiB was still about a third of it. A frame's
+/// header reserves room for the whole frame, so a larger frame still
+/// arrives whole, in more reads; 1 KiB holds a few typical `send` frames.
+const READ_BUFFER_BYTES: usize = 1024;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
