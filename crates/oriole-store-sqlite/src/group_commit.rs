@@ -10,10 +10,10 @@
 //! sqlx runs SQLite on a worker thread and every statement is a round trip
 //! to it (two context switches on a busy core), so a batch is written by a
 //! handful of statements whatever its size (see [`batch`]): all message
-//! rows, all inbox heads and all inbox entries each in one statement over a
-//! JSON array. Only when that fails (a recipient deleted meanwhile, say) is
-//! the batch redone one append per savepoint, so the failure stays with the
-//! append that caused it.
+//! rows, all inbox heads and all inbox entries each in one statement over
+//! one bound BLOB of records. Only when that fails (a recipient deleted
+//! meanwhile, say) is the batch redone one append per savepoint, so the
+//! failure stays with the append that caused it.
 //!
 //! A message to a bot carries its outbox row, written in the same
 //! transaction (one statement each: such messages are few).

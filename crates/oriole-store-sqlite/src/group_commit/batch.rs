@@ -1,7 +1,8 @@
 //! A whole batch of appends in one transaction and a fixed number of
 //! statements: at most one lookup of earlier sends with the same
 //! idempotency keys, then one call carrying every message row, every inbox
-//! head bump and every inbox entry as three JSON arrays. Inbox seqs are
+//! head bump and every inbox entry, each kind bound as one BLOB of
+//! fixed-layout records (see [`Records`]). Inbox seqs are
 //! still gap-free and increasing per user: each head is bumped by the number
 //! of entries the batch gives that user, and the entries take the seqs just
 //! below the new head, in batch order. Messages to a bot add their outbox
@@ -12,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use oriole_core::domain::{InboxSeq, Timestamp, UserId};
 use oriole_core::store::{Appended, StoreError};
 use sqlx::{Sqlite, SqlitePool, Transaction};
+use uuid::Uuid;
 
 use super::{SealedAppend, OP};
 use crate::error::{col, db, parse_stored, to_u64};
@@ -27,33 +29,46 @@ pub(super) enum Failed {
 }
 
 /// Earlier sends with the same (sender, idempotency key), by position in
-/// the bound array `[[sender, key], ...]`.
+/// the lookup records (?1: records, ?2: where each starts; see [`Records`]).
 const ORIGINALS: &str = "\
     SELECT j.key AS pos, m.id, m.sent_at, \
            (SELECT i.seq FROM inbox AS i \
             WHERE i.message_id = m.id AND i.user_id = m.sender_id AND i.kind = 'message') AS seq \
-    FROM json_each(?1) AS j \
+    FROM json_each(?2) AS j \
     CROSS JOIN messages AS m \
-      ON m.sender_id = j.value ->> 0 AND m.idempotency_key = j.value ->> 1";
+      ON m.sender_id = CAST(substr(?1, j.value, 36) AS TEXT) \
+     AND m.idempotency_key = \
+         CAST(substr(?1, j.value + 46, CAST(substr(?1, j.value + 36, 10) AS INTEGER)) AS TEXT)";
 
-/// ?1: `[[id, sender, recipient, group, text hex, payload hex, sent_at,
-/// key], ...]`; ?2: `[[user, entries], ...]`, returning each new head;
-/// ?3: `[[user, below head, message id, actor, at], ...]`.
+/// ?1, ?2: message records and their starts; ?3, ?4: head records
+/// (returning each new head); ?5, ?6: entry records. See [`Records`] for
+/// the layouts.
 const WRITE: &str = "\
     INSERT INTO messages \
       (id, sender_id, recipient_user_id, group_id, text, payload, sent_at, idempotency_key) \
-    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
-           unhex(value ->> 4), unhex(value ->> 5), value ->> 6, value ->> 7 \
-    FROM json_each(?1); \
+    SELECT CAST(substr(?1, o, 36) AS TEXT), CAST(substr(?1, o + 36, 36) AS TEXT), \
+           CASE c WHEN 'u' THEN CAST(substr(?1, o + 73, 36) AS TEXT) END, \
+           CASE c WHEN 'g' THEN CAST(substr(?1, o + 73, 36) AS TEXT) END, \
+           CASE WHEN t >= 0 THEN substr(?1, o + 159 + max(k, 0), t) END, \
+           CASE WHEN p >= 0 THEN substr(?1, o + 159 + max(k, 0) + max(t, 0), p) END, \
+           CAST(substr(?1, o + 109, 20) AS INTEGER), \
+           CASE WHEN k >= 0 THEN CAST(substr(?1, o + 159, k) AS TEXT) END \
+    FROM (SELECT value AS o, CAST(substr(?1, value + 72, 1) AS TEXT) AS c, \
+                 CAST(substr(?1, value + 129, 10) AS INTEGER) AS k, \
+                 CAST(substr(?1, value + 139, 10) AS INTEGER) AS t, \
+                 CAST(substr(?1, value + 149, 10) AS INTEGER) AS p \
+          FROM json_each(?2)); \
     INSERT INTO inbox_heads (user_id, head) \
-    SELECT value ->> 0, value ->> 1 FROM json_each(?2) WHERE true \
+    SELECT CAST(substr(?3, value, 36) AS TEXT), CAST(substr(?3, value + 36, 20) AS INTEGER) \
+    FROM json_each(?4) WHERE true \
     ON CONFLICT (user_id) DO UPDATE SET head = head + excluded.head \
     RETURNING user_id, head; \
     INSERT INTO inbox (user_id, seq, kind, message_id, actor_id, receipt_kind, at) \
-    SELECT j.value ->> 0, \
-           (SELECT h.head FROM inbox_heads AS h WHERE h.user_id = j.value ->> 0) - (j.value ->> 1), \
-           'message', j.value ->> 2, j.value ->> 3, NULL, j.value ->> 4 \
-    FROM json_each(?3) AS j";
+    SELECT u, (SELECT h.head FROM inbox_heads AS h WHERE h.user_id = u) \
+                - CAST(substr(?5, o + 108, 20) AS INTEGER), \
+           'message', CAST(substr(?5, o + 36, 36) AS TEXT), \
+           CAST(substr(?5, o + 72, 36) AS TEXT), NULL, CAST(substr(?5, o + 128, 20) AS INTEGER) \
+    FROM (SELECT value AS o, CAST(substr(?5, value, 36) AS TEXT) AS u FROM json_each(?6))";
 
 /// Commit `batch` in one transaction; one outcome per append, in order.
 pub(super) async fn commit(
@@ -75,13 +90,16 @@ pub(super) async fn commit(
     // Dropping `tx` on an error rolls everything back.
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(retry)?;
     let mut duplicates = originals(&mut tx, batch).await?;
-    let plan = Plan::new(batch, &duplicates);
+    let plan = Plan::new(batch, &duplicates)?;
     let mut heads = HashMap::with_capacity(plan.users.len());
     if !plan.users.is_empty() {
         let rows = sqlx::query(WRITE)
-            .bind(json(serde_json::to_string(&plan.messages))?)
-            .bind(json(serde_json::to_string(&plan.heads))?)
-            .bind(json(serde_json::to_string(&plan.entries))?)
+            .bind(&plan.messages.bytes)
+            .bind(plan.messages.starts()?)
+            .bind(&plan.heads.bytes)
+            .bind(plan.heads.starts()?)
+            .bind(&plan.entries.bytes)
+            .bind(plan.entries.starts()?)
             .fetch_all(&mut *tx)
             .await
             .map_err(retry)?;
@@ -140,19 +158,23 @@ async fn originals(
     batch: &[&SealedAppend],
 ) -> Result<HashMap<usize, Appended>, Failed> {
     let mut positions = Vec::new();
-    let mut lookups = Vec::new();
+    let mut lookups = Records::default();
     for (i, append) in batch.iter().enumerate() {
         if let Some(key) = &append.idempotency_key {
             positions.push(i);
-            lookups.push((append.sender.to_string(), key.as_str()));
+            lookups.begin();
+            lookups.id(append.sender.0);
+            lookups.int(length(Some(key.len()))?, 10)?;
+            lookups.bytes.extend_from_slice(key.as_bytes());
         }
     }
     let mut found = HashMap::new();
-    if lookups.is_empty() {
+    if positions.is_empty() {
         return Ok(found);
     }
     let rows = sqlx::query(ORIGINALS)
-        .bind(json(serde_json::to_string(&lookups))?)
+        .bind(&lookups.bytes)
+        .bind(lookups.starts()?)
         .fetch_all(&mut **tx)
         .await
         .map_err(|e| Failed::Retry(db(OP)(e).to_string()))?;
@@ -174,53 +196,123 @@ async fn originals(
     Ok(found)
 }
 
-type MessageRow<'a> = (
-    String,
-    String,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<&'a str>,
-);
+/// A batch's rows for one statement, bound as one BLOB of records back to
+/// back plus a JSON array of where each starts (1-based, as `substr`
+/// counts). SQLite cuts the fields out with `substr`, which on a BLOB is a
+/// copy at an offset: binding each row as a nested JSON array made
+/// `json_each` print it back to text and every `->>` parse it again, the
+/// larger part of the writer's JSON time, and hex for the sealed fields.
+///
+/// Layouts (field widths in bytes):
+/// - message: id (36), sender (36), `u` and the recipient or `g` and the
+///   group (1 + 36), sent_at (20), the lengths of the idempotency key, the
+///   text and the payload (10 each; -1 for NULL), then those three as they
+///   are;
+/// - head: user (36), the number of entries the batch gives the user (20);
+/// - entry: user (36), message id (36), actor (36), distance below the new
+///   head (20), at (20);
+/// - lookup of an earlier send: sender (36), key length (10), key.
+///
+/// Ids are hyphenated UUIDs (36 characters; anything else sends the batch
+/// down the one-append-at-a-time path). Integers are written in decimal
+/// with a sign and zero-padded, which SQLite's CAST reads back exactly.
+#[derive(Default)]
+struct Records {
+    bytes: Vec<u8>,
+    starts: Vec<usize>,
+}
+
+/// Characters of a hyphenated UUID.
+const ID_LEN: usize = 36;
+/// Bytes of a message record before its key, text and payload.
+const MESSAGE_FIXED: usize = 2 * ID_LEN + 1 + ID_LEN + 20 + 3 * 10;
+/// Bytes of an entry record.
+const ENTRY_LEN: usize = 3 * ID_LEN + 2 * 20;
+
+impl Records {
+    fn with_capacity(records: usize, bytes: usize) -> Records {
+        Records {
+            bytes: Vec::with_capacity(bytes),
+            starts: Vec::with_capacity(records),
+        }
+    }
+
+    fn begin(&mut self) {
+        self.starts.push(self.bytes.len() + 1);
+    }
+
+    /// An id in its stored form, the hyphenated lower-case UUID.
+    fn id(&mut self, id: Uuid) {
+        let mut text = [0u8; ID_LEN];
+        self.bytes
+            .extend_from_slice(id.hyphenated().encode_lower(&mut text).as_bytes());
+    }
+
+    /// An id the append holds as text: it must be a stored id's 36
+    /// characters for the fixed-width layout.
+    fn id_text(&mut self, id: &str) -> Result<(), Failed> {
+        if id.len() != ID_LEN {
+            return Err(retry_record("an id is not a hyphenated UUID"));
+        }
+        self.bytes.extend_from_slice(id.as_bytes());
+        Ok(())
+    }
+
+    /// A sign and zero-padded decimal digits, `width` bytes in all: what
+    /// SQLite's CAST reads back exactly. 20 holds any i64, 10 any length
+    /// below a billion.
+    fn int(&mut self, n: i64, width: usize) -> Result<(), Failed> {
+        let mut digits = [b'0'; 19];
+        let mut rest = n.unsigned_abs();
+        let mut first = digits.len();
+        while rest > 0 {
+            first -= 1;
+            // A digit: below 10, so the cast is exact.
+            digits[first] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        let used = digits.len() - first;
+        if used >= width {
+            return Err(retry_record("a number does not fit its field"));
+        }
+        self.bytes.push(if n < 0 { b'-' } else { b'+' });
+        self.bytes
+            .extend_from_slice(&digits[digits.len() - (width - 1)..]);
+        Ok(())
+    }
+
+    fn starts(&self) -> Result<String, Failed> {
+        serde_json::to_string(&self.starts)
+            .map_err(|e| Failed::Retry(format!("encoding the batch: {e}")))
+    }
+}
 
 /// What the write statement binds, and how to read the seqs back.
-struct Plan<'a> {
-    messages: Vec<MessageRow<'a>>,
-    /// `(user, entries for the user in this batch)`, one per user.
-    heads: Vec<(String, i64)>,
-    /// `(user, distance below the new head, message id, actor, at)`.
-    entries: Vec<(String, i64, String, String, i64)>,
+struct Plan {
+    messages: Records,
+    heads: Records,
+    entries: Records,
     /// Per entry, in order: its user and distance below the new head.
     seq_sources: Vec<(UserId, i64)>,
     /// Entries per append (0 for duplicates).
     entry_counts: Vec<usize>,
+    /// Entries per user in this batch.
     users: HashMap<UserId, i64>,
 }
 
-impl<'a> Plan<'a> {
-    fn new(batch: &[&'a SealedAppend], duplicates: &HashMap<usize, Appended>) -> Plan<'a> {
+impl Plan {
+    fn new(batch: &[&SealedAppend], duplicates: &HashMap<usize, Appended>) -> Result<Plan, Failed> {
         let mut users: HashMap<UserId, i64> = HashMap::new();
         // Per entry: its user and its rank among that user's entries.
         let mut ranked = Vec::new();
         let mut entry_counts = Vec::with_capacity(batch.len());
-        let mut messages = Vec::new();
+        let mut messages = Records::with_capacity(batch.len(), batch.len() * 512);
         for (i, append) in batch.iter().enumerate() {
             if duplicates.contains_key(&i) {
                 entry_counts.push(0);
                 continue;
             }
-            messages.push((
-                append.id.to_string(),
-                append.sender.to_string(),
-                append.recipient.as_deref(),
-                append.group.as_deref(),
-                append.text.as_deref().map(hex),
-                append.payload.as_deref().map(hex),
-                append.sent_at.millis(),
-                append.idempotency_key.as_deref(),
-            ));
+            message_record(&mut messages, append)?;
             let mut seen = HashSet::with_capacity(append.recipients.len());
             let before = ranked.len();
             for &user in &append.recipients {
@@ -232,54 +324,301 @@ impl<'a> Plan<'a> {
             }
             entry_counts.push(ranked.len() - before);
         }
-        let heads = users.iter().map(|(u, n)| (u.to_string(), *n)).collect();
-        let mut entries = Vec::with_capacity(ranked.len());
+        let mut heads = Records::with_capacity(users.len(), users.len() * (ID_LEN + 20));
+        for (user, n) in &users {
+            heads.begin();
+            heads.id(user.0);
+            heads.int(*n, 20)?;
+        }
+        let mut entries = Records::with_capacity(ranked.len(), ranked.len() * ENTRY_LEN);
         let mut seq_sources = Vec::with_capacity(ranked.len());
         for (user, rank, i) in ranked {
             let below_head = users[&user] - rank;
             let append = batch[i];
-            entries.push((
-                user.to_string(),
-                below_head,
-                append.id.to_string(),
-                append.sender.to_string(),
-                append.sent_at.millis(),
-            ));
+            entries.begin();
+            entries.id(user.0);
+            entries.id(append.id.0);
+            entries.id(append.sender.0);
+            entries.int(below_head, 20)?;
+            entries.int(append.sent_at.millis(), 20)?;
             seq_sources.push((user, below_head));
         }
-        Plan {
+        Ok(Plan {
             messages,
             heads,
             entries,
             seq_sources,
             entry_counts,
             users,
-        }
+        })
     }
 }
 
-fn json(encoded: serde_json::Result<String>) -> Result<String, Failed> {
-    encoded.map_err(|e| Failed::Retry(format!("encoding the batch: {e}")))
+fn message_record(records: &mut Records, append: &SealedAppend) -> Result<(), Failed> {
+    records.begin();
+    let start = records.bytes.len();
+    records.id(append.id.0);
+    records.id(append.sender.0);
+    let (kind, conversation) = match (&append.recipient, &append.group) {
+        (Some(user), None) => (b'u', user),
+        (None, Some(group)) => (b'g', group),
+        _ => return Err(retry_record("a message has no single conversation")),
+    };
+    records.bytes.push(kind);
+    records.id_text(conversation)?;
+    records.int(append.sent_at.millis(), 20)?;
+    let key = append.idempotency_key.as_deref().map(str::as_bytes);
+    let fields = [key, append.text.as_deref(), append.payload.as_deref()];
+    for field in fields {
+        records.int(length(field.map(<[u8]>::len))?, 10)?;
+    }
+    debug_assert_eq!(records.bytes.len() - start, MESSAGE_FIXED);
+    for field in fields.into_iter().flatten() {
+        records.bytes.extend_from_slice(field);
+    }
+    Ok(())
 }
 
-/// Lower-case hex, for SQLite's `unhex`.
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+/// A field's length as a record holds it: -1 for NULL.
+fn length(n: Option<usize>) -> Result<i64, Failed> {
+    match n {
+        None => Ok(-1),
+        Some(n) if n < 1_000_000_000 => Ok(n as i64),
+        Some(_) => Err(retry_record("a field is too long")),
     }
-    out
+}
+
+fn retry_record(why: &str) -> Failed {
+    Failed::Retry(format!("{OP}: {why}"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::hex;
+    use oriole_core::domain::{MessageId, Username};
+    use oriole_core::store::{NewUser, Store};
+    use oriole_crypto::PasswordHashString;
+    use sqlx::Row;
 
-    #[test]
-    fn hex_is_lower_case_two_digits_per_byte() {
-        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        assert_eq!(hex(&[]), "");
+    use super::*;
+    use crate::{SqliteOptions, SqliteStore};
+
+    #[tokio::test]
+    async fn integers_read_back_exactly_through_cast() {
+        let store = open().await.1;
+        for (n, width) in [
+            (i64::MIN, 20),
+            (i64::MAX, 20),
+            (-1, 20),
+            (0, 20),
+            (1_700_000_000_123, 20),
+            (-1, 10),
+            (0, 10),
+            (131_072, 10),
+        ] {
+            let mut records = Records::default();
+            records.int(n, width).ok().expect("fits");
+            let text = String::from_utf8(records.bytes.clone()).expect("ascii");
+            assert_eq!(text.len(), width, "{text}");
+            // As the statements read them: a BLOB cut out of a BLOB.
+            let back: i64 = sqlx::query_scalar("SELECT CAST(substr(?1, 1) AS INTEGER)")
+                .bind(&records.bytes)
+                .fetch_one(&store.writer)
+                .await
+                .expect("cast");
+            assert_eq!(back, n, "{text}");
+        }
+        // What would not fit its field is refused, not written longer.
+        assert!(Records::default().int(1_000_000_000, 10).is_err());
+        assert!(Records::default().int(-1_000_000_000, 10).is_err());
+        assert!(Records::default().id_text("not-a-uuid").is_err());
+        store.close().await;
+    }
+
+    async fn open() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("o.db"), SqliteOptions::default())
+            .await
+            .expect("open");
+        (dir, store)
+    }
+
+    async fn user(store: &SqliteStore, name: &str) -> UserId {
+        let id = UserId::generate();
+        store
+            .create_user(NewUser {
+                id,
+                username: Username::parse(name).expect("name"),
+                password_hash: PasswordHashString::from_stored("$argon2id$x".into()),
+                phone: None,
+                email: None,
+                created_at: Timestamp(1),
+            })
+            .await
+            .expect("user");
+        id
+    }
+
+    fn direct(from: UserId, to: UserId, recipients: &[UserId]) -> SealedAppend {
+        SealedAppend {
+            id: MessageId::generate(),
+            sender: from,
+            recipient: Some(to.to_string()),
+            group: None,
+            text: Some(b"sealed text".to_vec()),
+            payload: None,
+            sent_at: Timestamp(1_700_000_000_000),
+            idempotency_key: None,
+            recipients: recipients.to_vec(),
+            outbox: None,
+        }
+    }
+
+    fn seqs(outcome: &Appended) -> Vec<(UserId, u64)> {
+        match outcome {
+            Appended::New { seqs, .. } => seqs.iter().map(|(u, s)| (*u, s.0)).collect(),
+            Appended::Duplicate { .. } => panic!("not a new message: {outcome:?}"),
+        }
+    }
+
+    /// Several messages to the same users in one batch: each user's seqs
+    /// follow batch order without gaps, a recipient listed twice gets one
+    /// entry, and the stored inbox says the same as the outcomes.
+    #[tokio::test]
+    async fn one_batch_gives_each_user_consecutive_seqs_in_batch_order() {
+        let (_dir, store) = open().await;
+        let (a, b, c) = (
+            user(&store, "alice").await,
+            user(&store, "bob").await,
+            user(&store, "carol").await,
+        );
+        // An earlier entry, so heads do not start at zero.
+        let first = commit(&store.writer, &[&direct(a, c, &[a, c])])
+            .await
+            .ok()
+            .expect("first batch");
+        assert_eq!(seqs(&first[0]), vec![(a, 1), (c, 1)]);
+
+        let mut group = direct(c, a, &[c, a, b, b]);
+        group.recipient = None;
+        group.group = Some(oriole_core::domain::GroupId::generate().to_string());
+        let batch = [
+            direct(a, b, &[a, b]),
+            direct(b, a, &[b, a]),
+            group,
+            direct(a, b, &[a, b, b]),
+        ];
+        let refs: Vec<&SealedAppend> = batch.iter().collect();
+        let out = commit(&store.writer, &refs).await.ok().expect("batch");
+        assert_eq!(seqs(&out[0]), vec![(a, 2), (b, 1)]);
+        assert_eq!(seqs(&out[1]), vec![(b, 2), (a, 3)]);
+        assert_eq!(seqs(&out[2]), vec![(c, 2), (a, 4), (b, 3)]);
+        assert_eq!(seqs(&out[3]), vec![(a, 5), (b, 4)]);
+
+        for (user, expected) in [
+            (
+                a,
+                vec![
+                    first_id(&first),
+                    &batch[0].id,
+                    &batch[1].id,
+                    &batch[2].id,
+                    &batch[3].id,
+                ],
+            ),
+            (
+                b,
+                vec![&batch[0].id, &batch[1].id, &batch[2].id, &batch[3].id],
+            ),
+            (c, vec![first_id(&first), &batch[2].id]),
+        ] {
+            let rows =
+                sqlx::query("SELECT seq, message_id FROM inbox WHERE user_id = ?1 ORDER BY seq")
+                    .bind(user.to_string())
+                    .fetch_all(&store.writer)
+                    .await
+                    .expect("inbox");
+            let stored: Vec<(i64, String)> = rows
+                .iter()
+                .map(|r| (r.get("seq"), r.get("message_id")))
+                .collect();
+            let wanted: Vec<(i64, String)> = expected
+                .iter()
+                .enumerate()
+                .map(|(n, id)| (n as i64 + 1, id.to_string()))
+                .collect();
+            assert_eq!(stored, wanted);
+        }
+        store.close().await;
+    }
+
+    fn first_id(out: &[Appended]) -> &MessageId {
+        match &out[0] {
+            Appended::New { message_id, .. } => message_id,
+            Appended::Duplicate { message_id, .. } => message_id,
+        }
+    }
+
+    /// Every field of a message row reads back as it was bound: NULL and
+    /// empty apart, keys with JSON's special characters, negative times;
+    /// a key used again in a later batch is a duplicate of the original.
+    #[tokio::test]
+    async fn message_rows_keep_every_field_and_keys_stay_idempotent() {
+        let (_dir, store) = open().await;
+        let (a, b) = (user(&store, "alice").await, user(&store, "bob").await);
+        let mut odd = direct(a, b, &[a, b]);
+        odd.idempotency_key = Some(r#"k"\/ {}[],"#.to_owned());
+        odd.text = Some(Vec::new());
+        odd.payload = Some((0..=255).collect());
+        odd.sent_at = Timestamp(-42);
+        let mut bare = direct(b, a, &[b, a]);
+        bare.text = None;
+        bare.idempotency_key = Some("plain".into());
+        let out = commit(&store.writer, &[&odd, &bare])
+            .await
+            .ok()
+            .expect("batch");
+        assert_eq!(out.len(), 2);
+
+        for m in [&odd, &bare] {
+            let row = sqlx::query(
+                "SELECT sender_id, recipient_user_id, group_id, text, payload, sent_at, \
+                 idempotency_key FROM messages WHERE id = ?1",
+            )
+            .bind(m.id.to_string())
+            .fetch_one(&store.writer)
+            .await
+            .expect("row");
+            assert_eq!(row.get::<String, _>("sender_id"), m.sender.to_string());
+            assert_eq!(
+                row.get::<Option<String>, _>("recipient_user_id"),
+                m.recipient
+            );
+            assert_eq!(row.get::<Option<String>, _>("group_id"), m.group);
+            assert_eq!(row.get::<Option<Vec<u8>>, _>("text"), m.text);
+            assert_eq!(row.get::<Option<Vec<u8>>, _>("payload"), m.payload);
+            assert_eq!(row.get::<i64, _>("sent_at"), m.sent_at.millis());
+            assert_eq!(
+                row.get::<Option<String>, _>("idempotency_key"),
+                m.idempotency_key
+            );
+        }
+
+        let mut again = direct(a, b, &[a, b]);
+        again.idempotency_key = odd.idempotency_key.clone();
+        let fresh = direct(a, b, &[a, b]);
+        let out = commit(&store.writer, &[&again, &fresh])
+            .await
+            .ok()
+            .expect("retry");
+        assert_eq!(
+            out[0],
+            Appended::Duplicate {
+                message_id: odd.id,
+                sent_at: odd.sent_at,
+                sender_seq: InboxSeq(1),
+            }
+        );
+        assert_eq!(seqs(&out[1]), vec![(a, 3), (b, 3)]);
+        store.close().await;
     }
 }
