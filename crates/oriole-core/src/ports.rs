@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use oriole_proto::{InboxEvent, PolicyNotice, UserNotice};
 use sha2::{Digest, Sha256};
 
-use crate::domain::{DeviceId, Timestamp, UserId};
+use crate::domain::{DeviceId, InboxSeq, Timestamp, UserId};
 use crate::signing::{KeyPurpose, SigningKey};
 
 /// Live delivery to connected devices. A single-node server implements it
@@ -15,6 +15,16 @@ use crate::signing::{KeyPurpose, SigningKey};
 pub trait Fanout: Send + Sync + 'static {
     /// Push an inbox event to every connected device of `user`.
     fn deliver(&self, user: UserId, event: InboxEvent);
+    /// Push one event to several users, each at its own inbox seq (`event`'s
+    /// own seq is ignored): a message's fan-out. The default copies the
+    /// event for each; a hub can share one copy (and one encoding) instead.
+    fn deliver_each(&self, seqs: &[(UserId, InboxSeq)], event: InboxEvent) {
+        for (user, seq) in seqs {
+            let mut copy = event.clone();
+            copy.seq = seq.0;
+            self.deliver(*user, copy);
+        }
+    }
     /// Close the sockets of a revoked device at once.
     fn disconnect_device(&self, device: DeviceId);
     /// Push a privacy policy notice to every open connection; returns the

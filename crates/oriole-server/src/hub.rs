@@ -8,20 +8,86 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use oriole_core::domain::{DeviceId, UserId};
+use oriole_core::domain::{DeviceId, InboxSeq, UserId};
 use oriole_core::Fanout;
-use oriole_proto::{InboxEvent, PolicyNotice, UserNotice};
+use oriole_proto::{InboxEvent, PolicyNotice, ServerFrame, UserNotice};
 use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 type ConnId = u64;
 
+/// An inbox event as queued to one connection: its seq in that user's
+/// inbox, and the event every inbox it went to shares.
+#[derive(Debug)]
+pub struct Live {
+    pub seq: u64,
+    pub event: Arc<SharedEvent>,
+}
+
+/// One event fanned out to many inboxes: copied and encoded once, however
+/// many members get it.
+#[derive(Debug)]
+pub struct SharedEvent {
+    /// With seq 0: each connection's [`Live::seq`] is its own.
+    event: InboxEvent,
+    /// The `event` frame's JSON after its seq, encoded at first use.
+    tail: OnceLock<Result<Box<str>, String>>,
+}
+
+/// The start of every `event` frame, up to its seq. `ServerFrame::Event`
+/// flattens the event after the tag, and `seq` is the event's first field
+/// (a test checks the splice against serde's own encoding).
+const EVENT_FRAME_HEAD: &str = r#"{"type":"event","seq":"#;
+
+impl SharedEvent {
+    pub fn new(mut event: InboxEvent) -> Arc<SharedEvent> {
+        event.seq = 0;
+        Arc::new(SharedEvent {
+            event,
+            tail: OnceLock::new(),
+        })
+    }
+
+    /// The event as it stands at `seq`.
+    pub fn at(&self, seq: u64) -> InboxEvent {
+        InboxEvent {
+            seq,
+            ..self.event.clone()
+        }
+    }
+
+    /// The whole `event` frame at `seq`, as JSON text.
+    pub fn frame(&self, seq: u64) -> Result<String, String> {
+        let tail = self
+            .tail
+            .get_or_init(|| {
+                let full = serde_json::to_string(&ServerFrame::Event {
+                    event: self.event.clone(),
+                })
+                .map_err(|e| e.to_string())?;
+                full.strip_prefix(EVENT_FRAME_HEAD)
+                    .and_then(|rest| rest.strip_prefix('0'))
+                    .map(Box::from)
+                    .ok_or_else(|| format!("unexpected event frame layout: {full}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)?;
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(seq);
+        let mut frame = String::with_capacity(EVENT_FRAME_HEAD.len() + digits.len() + tail.len());
+        frame.push_str(EVENT_FRAME_HEAD);
+        frame.push_str(digits);
+        frame.push_str(tail);
+        Ok(frame)
+    }
+}
+
 /// The hub's side of one connection.
 struct Outlet {
     device: DeviceId,
-    events: mpsc::Sender<Box<InboxEvent>>,
+    events: mpsc::Sender<Box<Live>>,
     lagging: Arc<AtomicBool>,
     revoked: CancellationToken,
     accepted: Arc<Notify>,
@@ -130,6 +196,27 @@ impl Hub {
         }
     }
 
+    /// Queue `event` at `seq` to every connection of `user`.
+    fn push(&self, registry: &Registry, user: UserId, seq: u64, event: &Arc<SharedEvent>) {
+        let Some(conns) = registry.by_user.get(&user) else {
+            return;
+        };
+        for (_, outlet) in conns {
+            let live = Box::new(Live {
+                seq,
+                event: event.clone(),
+            });
+            match outlet.events.try_send(live) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    outlet.lagging.store(true, Ordering::Release);
+                }
+                // The connection is ending; it unregisters itself.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+
     /// Open connections, all users together.
     pub fn connection_count(&self) -> usize {
         self.registry().by_user.values().map(Vec::len).sum()
@@ -138,28 +225,15 @@ impl Hub {
 
 impl Fanout for Hub {
     fn deliver(&self, user: UserId, event: InboxEvent) {
+        let seq = event.seq;
+        self.push(&self.registry(), user, seq, &SharedEvent::new(event));
+    }
+
+    fn deliver_each(&self, seqs: &[(UserId, InboxSeq)], event: InboxEvent) {
+        let shared = SharedEvent::new(event);
         let registry = self.registry();
-        let Some(conns) = registry.by_user.get(&user) else {
-            return;
-        };
-        // Copied for every connection but the last, which takes the event.
-        let last = conns.len().saturating_sub(1);
-        let mut event = Some(event);
-        for (i, (_, outlet)) in conns.iter().enumerate() {
-            let copy = if i == last {
-                event.take()
-            } else {
-                event.clone()
-            };
-            let Some(copy) = copy else { break };
-            match outlet.events.try_send(Box::new(copy)) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    outlet.lagging.store(true, Ordering::Release);
-                }
-                // The connection is ending; it unregisters itself.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            }
+        for (user, seq) in seqs {
+            self.push(&registry, *user, seq.0, &shared);
         }
     }
 
@@ -211,10 +285,9 @@ pub struct Subscription {
     id: ConnId,
     user: UserId,
     device: DeviceId,
-    /// Boxed: a channel allocates its slots in blocks of 32, and a slot of
-    /// a whole `InboxEvent` made that block most of an idle connection's
-    /// memory.
-    pub events: mpsc::Receiver<Box<InboxEvent>>,
+    /// Boxed: a channel allocates its slots in blocks of 32, and every
+    /// idle connection keeps one block; a pointer keeps the block small.
+    pub events: mpsc::Receiver<Box<Live>>,
     /// Privacy policy notices for every connection.
     pub notices: broadcast::Receiver<PolicyNotice>,
     /// Notices to one user, as `(user, notice)`: keep this user's only.
@@ -278,6 +351,68 @@ mod tests {
         drop(b);
         assert_eq!(hub.connection_count(), 0);
         hub.deliver(alice, event(2));
+    }
+
+    #[test]
+    fn a_shared_frame_is_what_serde_encodes_at_each_seq() {
+        let mut events = vec![event(0)];
+        let mut group = event(0);
+        group.to = None;
+        group.group = Some("0192f0c4-0000-7000-8000-000000000001".into());
+        group.from = None;
+        group.text = Some("quote \" and \\ and \u{1F426} and \n".into());
+        group.payload = Some(serde_json::json!({"k": [1, "two", null], "seq": 3}));
+        events.push(group);
+        let mut receipt = event(0);
+        receipt.kind = EventKind::Receipt;
+        receipt.text = None;
+        receipt.receipt = Some(oriole_proto::ReceiptKind::Read);
+        receipt.recalled = true;
+        events.push(receipt);
+        for event in events {
+            let shared = SharedEvent::new(event.clone());
+            for seq in [0, 1, 9, 10, 12345, u64::MAX] {
+                let expected = serde_json::to_string(&ServerFrame::Event {
+                    event: InboxEvent {
+                        seq,
+                        ..event.clone()
+                    },
+                })
+                .unwrap();
+                assert_eq!(shared.frame(seq).unwrap(), expected);
+                assert_eq!(
+                    shared.at(seq),
+                    InboxEvent {
+                        seq,
+                        ..event.clone()
+                    }
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn deliver_each_queues_one_shared_event_at_each_users_seq() {
+        let hub = Hub::new(8);
+        let (alice, bob, carol) = (UserId::generate(), UserId::generate(), UserId::generate());
+        let mut a = hub.register(alice, DeviceId::generate());
+        let mut b1 = hub.register(bob, DeviceId::generate());
+        let mut b2 = hub.register(bob, DeviceId::generate());
+        hub.deliver_each(
+            &[
+                (alice, InboxSeq(7)),
+                (bob, InboxSeq(3)),
+                (carol, InboxSeq(1)),
+            ],
+            event(99),
+        );
+        let la = a.events.recv().await.unwrap();
+        let lb1 = b1.events.recv().await.unwrap();
+        let lb2 = b2.events.recv().await.unwrap();
+        assert_eq!((la.seq, lb1.seq, lb2.seq), (7, 3, 3));
+        assert!(Arc::ptr_eq(&la.event, &lb1.event) && Arc::ptr_eq(&lb1.event, &lb2.event));
+        assert_eq!(la.event.at(la.seq).id, "m99");
+        assert!(a.events.try_recv().is_err());
     }
 
     #[tokio::test]

@@ -111,32 +111,31 @@ impl<S: Store> Oriole<S> {
                 sent_at,
                 seqs,
             } => {
-                let mut sender_seq = InboxSeq(0);
-                for (user, seq) in seqs {
-                    if user == caller.user_id {
-                        sender_seq = seq;
-                    }
-                    self.fanout.deliver(
-                        user,
-                        InboxEvent {
-                            seq: seq.0,
-                            kind: EventKind::Message,
-                            id: message_id.to_string(),
-                            from: Some(caller.username.to_string()),
-                            to: to_name.as_ref().map(ToString::to_string),
-                            group: match conversation {
-                                Conversation::Group(g) => Some(g.to_string()),
-                                Conversation::Direct(_) => None,
-                            },
-                            text: body.text.clone(),
-                            payload: payload.clone(),
-                            sent_at: sent_at.0,
-                            at: sent_at.0,
-                            receipt: None,
-                            recalled: false,
+                let sender_seq = seqs
+                    .iter()
+                    .find(|(user, _)| *user == caller.user_id)
+                    .map_or(InboxSeq(0), |(_, seq)| *seq);
+                // One event for every inbox: the fan-out shares it.
+                self.fanout.deliver_each(
+                    &seqs,
+                    InboxEvent {
+                        seq: 0,
+                        kind: EventKind::Message,
+                        id: message_id.to_string(),
+                        from: Some(caller.username.to_string()),
+                        to: to_name.as_ref().map(ToString::to_string),
+                        group: match conversation {
+                            Conversation::Group(g) => Some(g.to_string()),
+                            Conversation::Direct(_) => None,
                         },
-                    );
-                }
+                        text: body.text,
+                        payload,
+                        sent_at: sent_at.0,
+                        at: sent_at.0,
+                        receipt: None,
+                        recalled: false,
+                    },
+                );
                 Ok(SendAck {
                     message_id: message_id.to_string(),
                     seq: sender_seq.0,
@@ -275,10 +274,7 @@ impl<S: Store> Oriole<S> {
             .event_about(&msg, EventKind::Recall, &caller.username, now)
             .await?;
         event.recalled = true;
-        for (user, seq) in entries {
-            event.seq = seq.0;
-            self.fanout.deliver(user, event.clone());
-        }
+        self.fanout.deliver_each(&entries, event);
         Ok(())
     }
 

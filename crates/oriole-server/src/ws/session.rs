@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
 use oriole_core::{Caller, ServiceError, Store};
 use oriole_proto::close_code::{GOING_AWAY, PROTOCOL_VIOLATION, REVOKED, TOO_BIG};
 use oriole_proto::{
@@ -43,11 +44,14 @@ use tokio::time::{timeout, Instant, MissedTickBehavior};
 
 use super::frames;
 use super::pipeline::Pipeline;
-use crate::hub::Subscription;
+use crate::hub::{Live, Subscription};
 use crate::state::SharedState;
 
 /// Events read from the store per page while catching up.
 const CATCH_UP_PAGE: u32 = 256;
+/// Live events written before one flush, at most: the queue's backlog goes
+/// out in few writes, and other steps are not kept waiting long.
+const LIVE_BATCH: usize = 64;
 /// How long closing may wait for the peer's close reply.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// After refusing an oversized frame the rest of it is not read; the socket
@@ -198,7 +202,7 @@ impl<S: Store> Session<S> {
                 (n, answer) = self.pipeline.finished(), if !self.pipeline.is_idle() => self.on_answer(n, answer).await,
                 incoming = self.socket.recv(), if !self.pipeline.is_full() => self.on_incoming(incoming).await,
                 // While catching up the queue waits: the store has its events.
-                Some(event) = self.subscription.events.recv(), if !self.catching_up => self.on_live(*event).await,
+                Some(live) = self.subscription.events.recv(), if !self.catching_up => self.on_live(*live).await,
                 Ok(notice) = self.subscription.notices.recv() => self.on_notice(notice).await,
                 () = self.subscription.accepted.notified(), if self.gated => {
                     self.check_gate().await;
@@ -316,9 +320,9 @@ impl<S: Store> Session<S> {
     async fn on_answer(&mut self, n: u64, answer: ServerFrame) -> Result<(), End> {
         self.note_own_copy(&answer);
         for due in self.pipeline.file(n, answer) {
-            self.send(&due).await?;
+            self.feed(&due).await?;
         }
-        Ok(())
+        self.flush().await
     }
 
     /// Send every pipelined answer, waiting for the sends still running.
@@ -377,8 +381,24 @@ impl<S: Store> Session<S> {
         .await
     }
 
-    /// A live event from the hub.
-    async fn on_live(&mut self, event: InboxEvent) -> Result<(), End> {
+    /// A live event from the hub, and those queued behind it: written
+    /// together, then flushed once.
+    async fn on_live(&mut self, first: Live) -> Result<(), End> {
+        let mut next = Some(first);
+        let mut budget = LIVE_BATCH;
+        while let Some(live) = next.take() {
+            self.take_live(live).await?;
+            budget -= 1;
+            if budget == 0 || self.catching_up {
+                break;
+            }
+            next = self.subscription.events.try_recv().ok().map(|live| *live);
+        }
+        self.flush().await
+    }
+
+    /// One live event: written (not flushed) when it is the next in seq.
+    async fn take_live(&mut self, live: Live) -> Result<(), End> {
         if self.subscription.take_lagging() {
             self.catching_up = true;
         }
@@ -386,13 +406,22 @@ impl<S: Store> Session<S> {
             // Held back: read from the store once the gate lifts.
             return Ok(());
         }
-        if event.seq <= self.delivered {
+        if live.seq <= self.delivered {
             return Ok(());
         }
-        if event.seq == self.delivered + 1 {
-            return self.send_event(event).await;
+        if live.seq != self.delivered + 1 {
+            self.catching_up = true;
+            return Ok(());
         }
-        self.catching_up = true;
+        if self.pass_own_copy(live.seq) {
+            return Ok(());
+        }
+        let frame = live.event.frame(live.seq).map_err(|e| {
+            tracing::error!(error = %e, "could not encode a server frame");
+            End::Close(INTERNAL_ERROR, "internal error")
+        })?;
+        self.feed_message(Message::Text(frame.into())).await?;
+        self.delivered = live.seq;
         Ok(())
     }
 
@@ -414,17 +443,27 @@ impl<S: Store> Session<S> {
 
     async fn send_event(&mut self, event: InboxEvent) -> Result<(), End> {
         let seq = event.seq;
-        if !self.acked.is_empty() {
-            // Forget what the stream has passed; skip an acked own copy.
-            self.acked = self.acked.split_off(&seq);
-            if self.acked.remove(&seq) {
-                self.delivered = seq;
-                return Ok(());
-            }
+        if self.pass_own_copy(seq) {
+            return Ok(());
         }
         self.send(&ServerFrame::Event { event }).await?;
         self.delivered = seq;
         Ok(())
+    }
+
+    /// Before `subscribe`: whether the event at `seq` is an own copy an
+    /// `ack` already stood for, in which case the cursor passes it.
+    fn pass_own_copy(&mut self, seq: u64) -> bool {
+        if self.acked.is_empty() {
+            return false;
+        }
+        // Forget what the stream has passed.
+        self.acked = self.acked.split_off(&seq);
+        if self.acked.remove(&seq) {
+            self.delivered = seq;
+            return true;
+        }
+        false
     }
 
     /// Ping a connection that has been quiet for a whole interval; drop it
@@ -443,11 +482,34 @@ impl<S: Store> Session<S> {
     }
 
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
+        self.feed(frame).await?;
+        self.flush().await
+    }
+
+    /// Write a frame without flushing it: the next flush sends it with
+    /// whatever else was written meanwhile, in one write to the socket.
+    async fn feed(&mut self, frame: &ServerFrame) -> Result<(), End> {
         let text = serde_json::to_string(frame).map_err(|e| {
             tracing::error!(error = %e, "could not encode a server frame");
             End::Close(INTERNAL_ERROR, "internal error")
         })?;
-        self.send_message(Message::Text(text.into())).await
+        self.feed_message(Message::Text(text.into())).await
+    }
+
+    async fn feed_message(&mut self, message: Message) -> Result<(), End> {
+        let deadline = self.state.settings.ws_ping_interval();
+        match timeout(deadline, self.socket.feed(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) | Err(_) => Err(End::Gone),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), End> {
+        let deadline = self.state.settings.ws_ping_interval();
+        match timeout(deadline, self.socket.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) | Err(_) => Err(End::Gone),
+        }
     }
 
     /// Send with a deadline, so a peer that stopped reading cannot hold the
