@@ -416,6 +416,33 @@ async fn group_fan_out_roles_and_late_joiners() {
     assert_eq!(roles[0].username, "bob");
     assert_eq!(roles[0].role, oriole_proto::GroupRole::Owner);
     assert!(alice.groups().await.expect("groups").is_empty());
+
+    // Sends go to the members as they are now (the server keeps them in
+    // memory between sends): not to carol, removed, nor to alice, gone.
+    bob.send_group_text(&gid, "after the changes")
+        .await
+        .expect("send");
+    for (c, last) in [
+        (&alice, "welcome dave"),
+        (&carol, "welcome dave"),
+        (&dave, "after the changes"),
+    ] {
+        let inbox = texts(&c.sync_all(0).await.expect("sync"));
+        assert_eq!(inbox.last().map(String::as_str), Some(last));
+    }
+    // A member's account deleted: the group's sends carry on without it.
+    dave.delete_account(common::PASSWORD).await.expect("delete");
+    let ack = bob
+        .send_group_text(&gid, "after dave")
+        .await
+        .expect("send after a member's deletion");
+    let inbox = bob.sync_all(0).await.expect("sync");
+    assert_eq!(
+        inbox.last().map(|e| e.id.as_str()),
+        Some(ack.message_id.as_str())
+    );
+    let members = bob.group_members(&gid).await.expect("members");
+    assert_eq!(members.len(), 1, "bob alone: {members:?}");
 }
 
 #[tokio::test]

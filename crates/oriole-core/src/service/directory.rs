@@ -1,54 +1,75 @@
-//! The addressee of a 1:1 send, by username, kept in memory: a send is
-//! the hottest path there is, and a username's account changes only when
-//! the account is deleted (usernames are never renamed) or when a
-//! third-party recipient starts answering as it (it becomes a bot).
+//! What the hottest path, a send, needs to know about its addressee, kept
+//! in memory:
 //!
-//! Both of those changes go through this process's services, which call
-//! [`Directory::invalidate`] after the store has committed (or failed). A
-//! lookup that raced with such a change cannot put its stale answer back:
-//! every insert carries the generation read before the store was asked,
-//! and one that changed meanwhile drops the insert. Unknown names are not
-//! cached, so a new account is found at once.
+//! - [`Directory`]: the account a 1:1 send goes to, by username. A
+//!   username's account changes only when the account is deleted
+//!   (usernames are never renamed) or when a third-party recipient starts
+//!   answering as it (it becomes a bot).
+//! - [`Rosters`]: the members of a group a group send goes to. Membership
+//!   changes when a member is added, removed or leaves, when the group is
+//!   deleted, and when a member's account is deleted.
 //!
-//! The cache is per process, as the policy gate's is: a scale-out
+//! Every one of those changes goes through this process's services, which
+//! call `invalidate` after the store has committed (or failed). A lookup
+//! that raced with such a change cannot put its stale answer back: every
+//! insert carries the generation read before the store was asked, and one
+//! that changed meanwhile drops the insert. Unknown names and groups are
+//! not cached, so a new account or group is found at once.
+//!
+//! The caches are per process, as the policy gate's is: a scale-out
 //! deployment needs these invalidations broadcast to every node.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::domain::Username;
+use crate::domain::{GroupId, UserId, Username};
 use crate::store::DirectTarget;
 
-/// Names held at most; the map is emptied when it fills.
+/// The addressee of a 1:1 send, by username.
+pub(crate) type Directory = Memo<Username, DirectTarget>;
+/// The members of a group, in the store's order.
+pub(crate) type Rosters = Memo<GroupId, Arc<[UserId]>>;
+
+/// Entries held at most; the map is emptied when it fills.
 const CAPACITY: usize = 100_000;
 
-#[derive(Default)]
-pub(crate) struct Directory {
-    inner: Mutex<Inner>,
+pub(crate) struct Memo<K, V> {
+    inner: Mutex<Inner<K, V>>,
 }
 
-#[derive(Default)]
-struct Inner {
+struct Inner<K, V> {
     generation: u64,
-    entries: HashMap<Username, DirectTarget>,
+    entries: HashMap<K, V>,
 }
 
-impl Directory {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+impl<K, V> Default for Memo<K, V> {
+    fn default() -> Self {
+        Memo {
+            inner: Mutex::new(Inner {
+                generation: 0,
+                entries: HashMap::new(),
+            }),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
+    fn lock(&self) -> MutexGuard<'_, Inner<K, V>> {
         // Every mutation leaves the map consistent: a poisoned lock is too.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The cached addressee, or the generation to pass to
+    /// The cached answer, or the generation to pass to
     /// [`insert`](Self::insert) after asking the store.
-    pub(crate) fn get(&self, name: &Username) -> Result<DirectTarget, u64> {
+    pub(crate) fn get(&self, key: &K) -> Result<V, u64> {
         let inner = self.lock();
-        inner.entries.get(name).copied().ok_or(inner.generation)
+        inner.entries.get(key).cloned().ok_or(inner.generation)
     }
 
     /// Remember what the store answered, unless an invalidation happened
     /// since `generation` was read.
-    pub(crate) fn insert(&self, generation: u64, name: &Username, target: DirectTarget) {
+    pub(crate) fn insert(&self, generation: u64, key: &K, value: V) {
         let mut inner = self.lock();
         if inner.generation != generation {
             return;
@@ -56,10 +77,10 @@ impl Directory {
         if inner.entries.len() >= CAPACITY {
             inner.entries.clear();
         }
-        inner.entries.insert(name.clone(), target);
+        inner.entries.insert(key.clone(), value);
     }
 
-    /// Forget everything: an account was deleted or became a bot.
+    /// Forget everything: what it answered may have changed.
     pub(crate) fn invalidate(&self) {
         let mut inner = self.lock();
         inner.generation += 1;

@@ -180,16 +180,16 @@ impl<S: Store> Oriole<S> {
             )));
         }
         let now = self.clock.now();
-        self.store
-            .add_member(g.id, user, role, now)
-            .await
-            .map_err(|e| match e {
-                crate::StoreError::Conflict(_) => ServiceError::new(
-                    oriole_proto::ErrorCode::Conflict,
-                    format!("{name} is already a member"),
-                ),
-                other => other.into(),
-            })?;
+        let added = self.store.add_member(g.id, user, role, now).await;
+        // Whatever the outcome: sends read the members from the store again.
+        self.rosters.invalidate();
+        added.map_err(|e| match e {
+            crate::StoreError::Conflict(_) => ServiceError::new(
+                oriole_proto::ErrorCode::Conflict,
+                format!("{name} is already a member"),
+            ),
+            other => other.into(),
+        })?;
         Ok(MemberInfo {
             username: name.to_string(),
             role,
@@ -223,7 +223,9 @@ impl<S: Store> Oriole<S> {
                 "the owner removes anyone; an admin removes members only",
             ));
         }
-        self.store.remove_member(g.id, user).await?;
+        let removed = self.store.remove_member(g.id, user).await;
+        self.rosters.invalidate();
+        removed?;
         Ok(())
     }
 
@@ -232,7 +234,9 @@ impl<S: Store> Oriole<S> {
     /// leaving dissolves it.
     pub async fn leave_group(&self, caller: &Caller, group: &str) -> ServiceResult<()> {
         let (g, me) = self.my_group(caller, group).await?;
-        self.store.remove_member(g.id, caller.user_id).await?;
+        let left = self.store.remove_member(g.id, caller.user_id).await;
+        self.rosters.invalidate();
+        left?;
         if me.role == GroupRole::Owner {
             let rest = self.store.members(g.id).await?;
             let heir = rest
@@ -245,7 +249,11 @@ impl<S: Store> Oriole<S> {
                         .set_member_role(g.id, h.user_id, GroupRole::Owner)
                         .await?
                 }
-                None => self.store.delete_group(g.id).await?,
+                None => {
+                    let deleted = self.store.delete_group(g.id).await;
+                    self.rosters.invalidate();
+                    deleted?
+                }
             }
         }
         Ok(())

@@ -1,5 +1,7 @@
 //! Sending, syncing, receipts and recall.
 
+use std::sync::Arc;
+
 use oriole_proto::{ErrorCode, EventKind, InboxEvent, ReceiptKind, SendAck, SendMessage, SyncPage};
 
 use super::{Caller, Oriole};
@@ -51,17 +53,13 @@ impl<S: Store> Oriole<S> {
                 let group: GroupId = group
                     .parse()
                     .map_err(|_| ServiceError::not_found("no such group"))?;
-                let members = self.store.members(group).await?;
-                if !members.iter().any(|m| m.user_id == caller.user_id) {
+                let members = self.roster(group).await?;
+                if !members.contains(&caller.user_id) {
                     return Err(ServiceError::not_found(
                         "no such group, or you are not a member",
                     ));
                 }
-                (
-                    Conversation::Group(group),
-                    members.iter().map(|m| m.user_id).collect(),
-                    None,
-                )
+                (Conversation::Group(group), members.to_vec(), None)
             }
             _ => return Err(ServiceError::invalid("set exactly one of `to` and `group`")),
         };
@@ -158,6 +156,26 @@ impl<S: Store> Oriole<S> {
             self.directory.insert(generation, name, target);
         }
         Ok(found)
+    }
+
+    /// The members of `group`, from memory when it can (see
+    /// `directory.rs`); none when there is no such group.
+    async fn roster(&self, group: GroupId) -> ServiceResult<Arc<[UserId]>> {
+        let generation = match self.rosters.get(&group) {
+            Ok(members) => return Ok(members),
+            Err(generation) => generation,
+        };
+        let members: Arc<[UserId]> = self
+            .store
+            .members(group)
+            .await?
+            .iter()
+            .map(|m| m.user_id)
+            .collect();
+        if !members.is_empty() {
+            self.rosters.insert(generation, &group, members.clone());
+        }
+        Ok(members)
     }
 
     /// One page of the caller's inbox after `after`, oldest first.

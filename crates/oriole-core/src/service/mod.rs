@@ -96,6 +96,7 @@ pub struct Oriole<S: Store> {
     purge_wake: Arc<tokio::sync::Notify>,
     /// Addressees of 1:1 sends by username.
     directory: directory::Directory,
+    rosters: directory::Rosters,
 }
 
 impl<S: Store> Oriole<S> {
@@ -117,6 +118,7 @@ impl<S: Store> Oriole<S> {
             policy: policy::PolicyGate::default(),
             purge_wake: Arc::new(tokio::sync::Notify::new()),
             directory: directory::Directory::default(),
+            rosters: directory::Rosters::default(),
         }
     }
 

@@ -184,8 +184,10 @@ impl<S: Store> Oriole<S> {
                 at: requested_at,
             })
             .await;
-        // Whatever the outcome: no send may reach the account from memory.
+        // Whatever the outcome: no send may reach the account from memory,
+        // neither by name nor through a group it was in.
         self.directory.invalidate();
+        self.rosters.invalidate();
         let summary = erased?;
         for device in &summary.devices {
             self.fanout.disconnect_device(*device);
