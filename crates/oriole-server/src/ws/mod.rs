@@ -90,16 +90,20 @@ pub async fn upgrade<S: Store>(
                 retry_after: Some(BUSY_RETRY_SECS),
             })
         })?;
+    let max = state.settings.max_frame_bytes();
     let token = SecretString::from(token.to_owned());
     // Counted from now, so shutdown also waits for upgrades in flight.
     let tracked = state.sessions.tracker.token();
-    let max = state.settings.max_frame_bytes();
+    // One box for everything the session starts from: the upgrade's task
+    // keeps what its callback captured for as long as the connection
+    // lives, so the callback captures a pointer.
+    let opening = Box::new((state, caller, token, permit, tracked));
     Ok(upgrade
         .max_message_size(max)
         .max_frame_size(max)
         .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| async move {
-            session::run(state, socket, caller, token, permit).await;
-            drop(tracked);
+        .on_upgrade(move |socket| {
+            let (state, caller, token, permit, tracked) = *opening;
+            session::start(state, socket, caller, token, permit, tracked)
         }))
 }

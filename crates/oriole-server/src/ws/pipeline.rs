@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::task::Poll;
 
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
@@ -76,11 +77,14 @@ impl Pipeline {
     }
 
     /// The next answer to finish (in any order); pending while none runs.
-    pub(super) async fn finished(&mut self) -> (u64, ServerFrame) {
-        match self.running.next().await {
-            Some(done) => done,
-            None => std::future::pending().await,
-        }
+    /// A `poll_fn` rather than an `async fn`: every idle session waits on
+    /// it, and an `async fn` would keep room for the answer it returns.
+    pub(super) fn finished(&mut self) -> impl Future<Output = (u64, ServerFrame)> + Send + '_ {
+        std::future::poll_fn(|cx| match self.running.poll_next_unpin(cx) {
+            Poll::Ready(Some(done)) => Poll::Ready(done),
+            // None: nothing runs; woken by the session's next push instead.
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        })
     }
 
     /// File a finished answer; the answers now due, in frame order.

@@ -41,6 +41,7 @@ use oriole_proto::{
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{timeout, Instant, MissedTickBehavior};
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::frames;
 use super::pipeline::Pipeline;
@@ -74,16 +75,21 @@ enum End {
     TooBig,
 }
 
-/// Run a session on an upgraded socket until it ends.
-pub async fn run<S: Store>(
+/// Start a session on an upgraded socket: registered with the hub at
+/// once; the future runs it until it ends. A plain function rather than
+/// an `async fn`: an `async fn`'s future keeps its arguments (the socket
+/// among them) for as long as it runs, beside the session built from
+/// them, and a session's task lives as long as its connection.
+pub fn start<S: Store>(
     state: SharedState<S>,
     socket: WebSocket,
     caller: Caller,
     token: SecretString,
-    _permit: OwnedSemaphorePermit,
-) {
+    permit: OwnedSemaphorePermit,
+    tracked: TaskTrackerToken,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let subscription = state.hub.register(caller.user_id, caller.device_id);
-    let mut session = Session {
+    let session = Session {
         state,
         socket,
         caller,
@@ -96,16 +102,10 @@ pub async fn run<S: Store>(
         pipeline: Pipeline::default(),
         last_heard: Instant::now(),
         awaiting_pong: false,
+        _permit: permit,
+        _tracked: tracked,
     };
-    // Boxed here and below: a session's task holds its future for as long
-    // as the connection lives, and rare steps (hello, sync, receipts,
-    // catch-up) would otherwise size it for all idle connections alike.
-    let end = match Box::pin(session.open(token)).await {
-        Ok(()) => session.serve().await,
-        Err(end) => end,
-    };
-    tracing::debug!(?end, "websocket session ends");
-    Box::pin(session.finish(end)).await;
+    session.run(token)
 }
 
 struct Session<S: Store> {
@@ -128,9 +128,45 @@ struct Session<S: Store> {
     pipeline: Pipeline,
     last_heard: Instant,
     awaiting_pong: bool,
+    /// The session's place under the connection limit.
+    _permit: OwnedSemaphorePermit,
+    /// Shutdown waits for the session until it is dropped.
+    _tracked: TaskTrackerToken,
 }
 
 impl<S: Store> Session<S> {
+    /// The session's future. Not an `async fn`: one taking `self` by value
+    /// keeps a second copy of the session in its future (704 bytes).
+    #[allow(clippy::manual_async_fn)]
+    fn run(
+        mut self,
+        token: SecretString,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        async move {
+            // Boxed here and below: a session's task holds its future for as
+            // long as the connection lives, and rare steps (hello, sync,
+            // receipts, notices, catch-up) would otherwise size it for all
+            // idle connections alike. Each box is made apart from its await,
+            // so that no unboxed step is held across it.
+            let opening = self.open_boxed(token);
+            let end = match opening.await {
+                Ok(()) => self.serve().await,
+                Err(end) => end,
+            };
+            tracing::debug!(?end, "websocket session ends");
+            let finishing = self.finish_boxed(end);
+            finishing.await;
+        }
+    }
+
+    fn open_boxed(&mut self, token: SecretString) -> Step<'_, Result<(), End>> {
+        Box::pin(self.open(token))
+    }
+
+    fn finish_boxed(self, end: End) -> Step<'static, ()> {
+        Box::pin(self.finish(end))
+    }
+
     /// Check the token again now that revocations reach this connection (a
     /// revocation between the upgrade and the registration would otherwise
     /// be missed), then say hello.
@@ -196,20 +232,33 @@ impl<S: Store> Session<S> {
                 () = shutdown.cancelled() => Err(End::Close(GOING_AWAY, "server shutting down")),
                 () = self.subscription.revoked.cancelled() => Err(End::Close(REVOKED, "device revoked")),
                 page = self.state.oriole.events_after(self.caller.user_id, self.delivered, CATCH_UP_PAGE),
-                    if self.catching_up && !self.gated => Box::pin(self.on_page(page)).await,
+                    if self.catching_up && !self.gated => {
+                        let step = Box::pin(self.on_page(page));
+                        step.await
+                    }
                 // Before live events: an answer's own copy is noted as acked
                 // in the same poll that queued it.
                 (n, answer) = self.pipeline.finished(), if !self.pipeline.is_idle() => self.on_answer(n, answer).await,
                 incoming = self.socket.recv(), if !self.pipeline.is_full() => self.on_incoming(incoming).await,
                 // While catching up the queue waits: the store has its events.
                 Some(live) = self.subscription.events.recv(), if !self.catching_up => self.on_live(*live).await,
-                Ok(notice) = self.subscription.notices.recv() => self.on_notice(notice).await,
+                Ok(notice) = self.subscription.notices.recv() => {
+                    let step = Box::pin(self.on_notice(notice));
+                    step.await
+                }
                 () = self.subscription.accepted.notified(), if self.gated => {
-                    self.check_gate().await;
+                    let step = Box::pin(self.check_gate());
+                    step.await;
                     Ok(())
                 }
-                Ok((user, notice)) = self.subscription.user_notices.recv() => self.on_user_notice(user, &notice).await,
-                _ = ticker.tick() => self.on_tick(ping_every).await,
+                Ok((user, notice)) = self.subscription.user_notices.recv() => {
+                    let step = Box::pin(self.on_user_notice(user, &notice));
+                    step.await
+                }
+                _ = ticker.tick() => {
+                    let step = Box::pin(self.on_tick(ping_every));
+                    step.await
+                }
             };
             if let Err(end) = step {
                 return end;
@@ -239,12 +288,8 @@ impl<S: Store> Session<S> {
                     Ok(())
                 }
                 parsed => {
-                    self.settle().await?;
-                    let answer = match parsed {
-                        Ok(frame) => Box::pin(self.apply(frame)).await,
-                        Err(error) => error.into_frame(),
-                    };
-                    self.send(&answer).await
+                    let step = Box::pin(self.on_frame(parsed));
+                    step.await
                 }
             },
             Message::Binary(_) => Err(End::Close(
@@ -255,6 +300,19 @@ impl<S: Store> Session<S> {
             Message::Ping(_) | Message::Pong(_) => Ok(()),
             Message::Close(_) => Err(End::PeerClosed),
         }
+    }
+
+    /// A frame other than `send`: answered after the sends before it.
+    async fn on_frame(
+        &mut self,
+        parsed: Result<ClientFrame, frames::FrameError>,
+    ) -> Result<(), End> {
+        self.settle().await?;
+        let answer = match parsed {
+            Ok(frame) => self.apply(frame).await,
+            Err(error) => error.into_frame(),
+        };
+        self.send(&answer).await
     }
 
     /// Carry out one client frame; the result is its answer.
@@ -317,10 +375,23 @@ impl<S: Store> Session<S> {
     }
 
     /// A pipelined answer finished: note its own copy, send what is due.
-    async fn on_answer(&mut self, n: u64, answer: ServerFrame) -> Result<(), End> {
+    /// Not an `async fn`, so that the answer is not kept in the future
+    /// while the frames due are written: it is on every connection's hot
+    /// path and sizes the session's future.
+    fn on_answer(
+        &mut self,
+        n: u64,
+        answer: ServerFrame,
+    ) -> impl std::future::Future<Output = Result<(), End>> + Send + '_ {
         self.note_own_copy(&answer);
-        for due in self.pipeline.file(n, answer) {
-            self.feed(&due).await?;
+        let due = self.pipeline.file(n, answer);
+        self.send_all(due)
+    }
+
+    /// Write frames, each encoded just before it is written, then flush.
+    async fn send_all(&mut self, frames: Vec<ServerFrame>) -> Result<(), End> {
+        for message in frames.into_iter().map(|frame| encode(&frame)) {
+            self.feed_message(message?).await?;
         }
         self.flush().await
     }
@@ -489,11 +560,8 @@ impl<S: Store> Session<S> {
     /// Write a frame without flushing it: the next flush sends it with
     /// whatever else was written meanwhile, in one write to the socket.
     async fn feed(&mut self, frame: &ServerFrame) -> Result<(), End> {
-        let text = serde_json::to_string(frame).map_err(|e| {
-            tracing::error!(error = %e, "could not encode a server frame");
-            End::Close(INTERNAL_ERROR, "internal error")
-        })?;
-        self.feed_message(Message::Text(text.into())).await
+        let message = encode(frame)?;
+        self.feed_message(message).await
     }
 
     async fn feed_message(&mut self, message: Message) -> Result<(), End> {
@@ -592,6 +660,18 @@ fn error_frame(reference: Option<String>, e: ServiceError) -> ServerFrame {
         message: e.message,
         retry_after: e.retry_after,
     }
+}
+
+/// A rare step of a session, on the heap: see [`Session::run`].
+type Step<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A server frame as a text message.
+fn encode(frame: &ServerFrame) -> Result<Message, End> {
+    let text = serde_json::to_string(frame).map_err(|e| {
+        tracing::error!(error = %e, "could not encode a server frame");
+        End::Close(INTERNAL_ERROR, "internal error")
+    })?;
+    Ok(Message::Text(text.into()))
 }
 
 /// What a read error means for the session.
