@@ -92,6 +92,15 @@ fn num1(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1}"))
 }
 
+/// W0's two readings, first batch then second (see `workload::w0`).
+fn w0_pair(w0: &W0Result) -> String {
+    format!(
+        "{} / {}",
+        num1(w0.kib_per_connection),
+        num1(w0.kib_per_connection_second)
+    )
+}
+
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
@@ -124,7 +133,7 @@ impl Report {
             md.push_str(&format!("- {note}\n"));
         }
         md.push_str("\n### Summary\n\n");
-        md.push_str("| server | W1 max held msg/s (p99 ≤ limit, no loss) | W2 drain msg/s | W3 deliveries/s held (10 / 100 / 500) | W0 KiB per idle connection | W4 logins/s |\n");
+        md.push_str("| server | W1 max held msg/s (p99 ≤ limit, no loss) | W2 drain msg/s | W3 deliveries/s held (10 / 100 / 500) | W0 KiB per idle connection (first / second batch) | W4 logins/s |\n");
         md.push_str("| --- | ---: | ---: | ---: | ---: | ---: |\n");
         for s in &self.servers {
             let w3 = s.w3.as_ref().map_or_else(
@@ -143,7 +152,7 @@ impl Report {
                 num(s.w1.as_ref().and_then(|w| w.max_held_rate)),
                 num(s.w2.as_ref().map(|w| w.drain_rate)),
                 w3,
-                num1(s.w0.as_ref().and_then(|w| w.kib_per_connection)),
+                s.w0.as_ref().map_or_else(|| "—".to_owned(), w0_pair),
                 num(s.w4.as_ref().map(|w| w.logins_per_sec)),
             ));
         }
@@ -281,14 +290,22 @@ impl Report {
                 ));
             }
             if let Some(w0) = &s.w0 {
+                let kib = |v: Option<u64>| v.map_or("?".into(), |v| v.to_string());
                 md.push_str(&format!(
-                    "\n{} W0: {} idle connections, RSS {} → {} KiB ({} KiB each), connected in {:.2} s.\n",
+                    "\n{} W0: {} idle connections, RSS {} → {} KiB ({} KiB each), connected in {:.2} s; {} more, RSS → {} KiB ({} KiB each), connected in {} s. Anonymous memory touched per connection: {} KiB (first batch), {} KiB (second).\n",
                     s.name,
                     w0.connections,
-                    w0.rss_before_kib.map_or("?".into(), |v| v.to_string()),
-                    w0.rss_after_kib.map_or("?".into(), |v| v.to_string()),
+                    kib(w0.rss_before_kib),
+                    kib(w0.rss_after_kib),
                     num1(w0.kib_per_connection),
-                    w0.connect_seconds
+                    w0.connect_seconds,
+                    w0.connections,
+                    kib(w0.rss_after_second_kib),
+                    num1(w0.kib_per_connection_second),
+                    w0.connect_seconds_second
+                        .map_or("?".into(), |v| format!("{v:.2}")),
+                    num1(w0.touched_kib_per_connection),
+                    num1(w0.touched_kib_per_connection_second),
                 ));
             }
             if let Some(w4) = &s.w4 {
