@@ -6,14 +6,14 @@
 //! event is dropped and the connection is marked as lagging, and it then
 //! re-reads what it missed from the store (the inbox is the truth).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use oriole_core::domain::{DeviceId, InboxSeq, UserId};
 use oriole_core::Fanout;
 use oriole_proto::{InboxEvent, PolicyNotice, ServerFrame, UserNotice};
-use tokio::sync::{broadcast, mpsc, Notify};
+use tokio::sync::{broadcast, Notify};
 use tokio_util::sync::CancellationToken;
 
 type ConnId = u64;
@@ -87,10 +87,64 @@ impl SharedEvent {
 /// The hub's side of one connection.
 struct Outlet {
     device: DeviceId,
-    events: mpsc::Sender<Box<Live>>,
-    lagging: Arc<AtomicBool>,
+    events: Arc<Queue>,
     revoked: CancellationToken,
     accepted: Arc<Notify>,
+}
+
+/// One connection's live events, pushed by the hub and taken by its
+/// session. Most connections are idle: the queue allocates nothing until
+/// its first event and gives its room back when drained (a channel kept a
+/// block of 32 slots, about 0.3 KiB, for every connection).
+#[derive(Default)]
+struct Queue {
+    events: Mutex<VecDeque<Box<Live>>>,
+    /// Rung after every push; a ring with nobody waiting is kept.
+    ready: Notify,
+    /// Events were dropped because the queue was full.
+    lagging: AtomicBool,
+}
+
+/// Room a drained queue keeps: a few events, as one 1:1 chat brings.
+const DRAINED_ROOM: usize = 4;
+
+impl Queue {
+    fn events(&self) -> MutexGuard<'_, VecDeque<Box<Live>>> {
+        // Every mutation is a single push or pop: poisoning is ignored.
+        self.events.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The session's end of its connection's [`Queue`].
+pub struct LiveEvents(Arc<Queue>);
+
+/// [`LiveEvents::try_recv`] found the queue empty.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Empty;
+
+impl LiveEvents {
+    /// The next event, once there is one. Never `None`: the hub keeps the
+    /// queue for as long as the subscription lives.
+    pub async fn recv(&self) -> Option<Box<Live>> {
+        loop {
+            // Made before looking, so a push after the look still wakes it.
+            let ready = self.0.ready.notified();
+            if let Ok(live) = self.try_recv() {
+                return Some(live);
+            }
+            ready.await;
+        }
+    }
+
+    /// The next event if one is queued.
+    pub fn try_recv(&self) -> Result<Box<Live>, Empty> {
+        let mut events = self.0.events();
+        let live = events.pop_front().ok_or(Empty)?;
+        if events.is_empty() && events.capacity() > DRAINED_ROOM {
+            *events = VecDeque::new();
+        }
+        Ok(live)
+    }
 }
 
 /// Connections per user and per device. Most users and devices have one
@@ -146,8 +200,7 @@ impl Hub {
     /// Dropping the returned [`Subscription`] unregisters it.
     pub fn register(self: &Arc<Self>, user: UserId, device: DeviceId) -> Subscription {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(self.queue_len);
-        let lagging = Arc::new(AtomicBool::new(false));
+        let queue = Arc::new(Queue::default());
         let revoked = CancellationToken::new();
         let accepted = Arc::new(Notify::new());
         let mut registry = self.registry();
@@ -155,8 +208,7 @@ impl Hub {
             id,
             Outlet {
                 device,
-                events: tx,
-                lagging: lagging.clone(),
+                events: queue.clone(),
                 revoked: revoked.clone(),
                 accepted: accepted.clone(),
             },
@@ -173,8 +225,7 @@ impl Hub {
             id,
             user,
             device,
-            events: rx,
-            lagging,
+            events: LiveEvents(queue),
             revoked,
             accepted,
         }
@@ -206,13 +257,15 @@ impl Hub {
                 seq,
                 event: event.clone(),
             });
-            match outlet.events.try_send(live) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    outlet.lagging.store(true, Ordering::Release);
-                }
-                // The connection is ending; it unregisters itself.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            let queue = &outlet.events;
+            let mut events = queue.events();
+            if events.len() >= self.queue_len {
+                drop(events);
+                queue.lagging.store(true, Ordering::Release);
+            } else {
+                events.push_back(live);
+                drop(events);
+                queue.ready.notify_one();
             }
         }
     }
@@ -285,14 +338,12 @@ pub struct Subscription {
     id: ConnId,
     user: UserId,
     device: DeviceId,
-    /// Boxed: a channel allocates its slots in blocks of 32, and every
-    /// idle connection keeps one block; a pointer keeps the block small.
-    pub events: mpsc::Receiver<Box<Live>>,
+    /// Boxed, so that a queue's room is a pointer per event.
+    pub events: LiveEvents,
     /// Privacy policy notices for every connection.
     pub notices: broadcast::Receiver<PolicyNotice>,
     /// Notices to one user, as `(user, notice)`: keep this user's only.
     pub user_notices: broadcast::Receiver<(UserId, Arc<UserNotice>)>,
-    lagging: Arc<AtomicBool>,
     pub revoked: CancellationToken,
     /// The user accepted the policy in force (see
     /// [`Fanout::policy_accepted`]).
@@ -302,7 +353,7 @@ pub struct Subscription {
 impl Subscription {
     /// Whether events were dropped since the last call (the queue was full).
     pub fn take_lagging(&self) -> bool {
-        self.lagging.swap(false, Ordering::AcqRel)
+        self.events.0.lagging.swap(false, Ordering::AcqRel)
     }
 }
 
@@ -338,9 +389,9 @@ mod tests {
     async fn delivers_to_every_connection_of_the_user_only() {
         let hub = Hub::new(8);
         let (alice, bob) = (UserId::generate(), UserId::generate());
-        let mut a1 = hub.register(alice, DeviceId::generate());
-        let mut a2 = hub.register(alice, DeviceId::generate());
-        let mut b = hub.register(bob, DeviceId::generate());
+        let a1 = hub.register(alice, DeviceId::generate());
+        let a2 = hub.register(alice, DeviceId::generate());
+        let b = hub.register(bob, DeviceId::generate());
         hub.deliver(alice, event(1));
         assert_eq!(a1.events.recv().await.map(|e| e.seq), Some(1));
         assert_eq!(a2.events.recv().await.map(|e| e.seq), Some(1));
@@ -378,8 +429,8 @@ mod tests {
                         ..event.clone()
                     },
                 })
-                .unwrap();
-                assert_eq!(shared.frame(seq).unwrap(), expected);
+                .expect("serde encodes the frame");
+                assert_eq!(shared.frame(seq).expect("the shared frame"), expected);
                 assert_eq!(
                     shared.at(seq),
                     InboxEvent {
@@ -395,9 +446,9 @@ mod tests {
     async fn deliver_each_queues_one_shared_event_at_each_users_seq() {
         let hub = Hub::new(8);
         let (alice, bob, carol) = (UserId::generate(), UserId::generate(), UserId::generate());
-        let mut a = hub.register(alice, DeviceId::generate());
-        let mut b1 = hub.register(bob, DeviceId::generate());
-        let mut b2 = hub.register(bob, DeviceId::generate());
+        let a = hub.register(alice, DeviceId::generate());
+        let b1 = hub.register(bob, DeviceId::generate());
+        let b2 = hub.register(bob, DeviceId::generate());
         hub.deliver_each(
             &[
                 (alice, InboxSeq(7)),
@@ -406,9 +457,9 @@ mod tests {
             ],
             event(99),
         );
-        let la = a.events.recv().await.unwrap();
-        let lb1 = b1.events.recv().await.unwrap();
-        let lb2 = b2.events.recv().await.unwrap();
+        let la = a.events.recv().await.expect("queued");
+        let lb1 = b1.events.recv().await.expect("queued");
+        let lb2 = b2.events.recv().await.expect("queued");
         assert_eq!((la.seq, lb1.seq, lb2.seq), (7, 3, 3));
         assert!(Arc::ptr_eq(&la.event, &lb1.event) && Arc::ptr_eq(&lb1.event, &lb2.event));
         assert_eq!(la.event.at(la.seq).id, "m99");
@@ -416,10 +467,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_idle_queue_holds_no_room_and_a_drained_one_little() {
+        let hub = Hub::new(64);
+        let user = UserId::generate();
+        let sub = hub.register(user, DeviceId::generate());
+        assert_eq!(
+            sub.events.0.events().capacity(),
+            0,
+            "nothing before the first event"
+        );
+        for seq in 1..=40 {
+            hub.deliver(user, event(seq));
+        }
+        assert!(sub.events.0.events().capacity() >= 40);
+        for seq in 1..=40 {
+            assert_eq!(sub.events.try_recv().map(|e| e.seq), Ok(seq));
+        }
+        assert_eq!(sub.events.try_recv().map(|e| e.seq), Err(Empty));
+        assert!(sub.events.0.events().capacity() <= DRAINED_ROOM);
+        assert!(!sub.take_lagging());
+    }
+
+    #[tokio::test]
+    async fn a_waiting_connection_wakes_for_an_event_pushed_later() {
+        let hub = Hub::new(8);
+        let user = UserId::generate();
+        let sub = hub.register(user, DeviceId::generate());
+        let waiting = tokio::spawn(async move { sub.events.recv().await.map(|e| e.seq) });
+        // Let the receiver find the queue empty and wait.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        hub.deliver(user, event(7));
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("woken")
+            .expect("the receiver task");
+        assert_eq!(got, Some(7));
+    }
+
+    #[tokio::test]
     async fn a_full_queue_marks_the_connection_lagging() {
         let hub = Hub::new(2);
         let user = UserId::generate();
-        let mut sub = hub.register(user, DeviceId::generate());
+        let sub = hub.register(user, DeviceId::generate());
         for seq in 1..=5 {
             hub.deliver(user, event(seq));
         }

@@ -26,7 +26,10 @@ type Pending = Pin<Box<dyn Future<Output = (u64, ServerFrame)> + Send>>;
 
 #[derive(Default)]
 pub(super) struct Pipeline {
-    running: FuturesUnordered<Pending>,
+    /// Made at the first send and dropped when the pipeline drains: a
+    /// `FuturesUnordered` allocates as it is made, and most connections are
+    /// idle.
+    running: Option<FuturesUnordered<Pending>>,
     /// Answers finished before an earlier one, by frame number.
     finished: BTreeMap<u64, ServerFrame>,
     /// The number the next pipelined frame gets.
@@ -46,6 +49,7 @@ impl Pipeline {
         let n = self.next_frame;
         self.next_frame += 1;
         self.running
+            .get_or_insert_with(FuturesUnordered::new)
             .push(Box::pin(async move { (n, answer.await) }));
     }
 
@@ -68,23 +72,29 @@ impl Pipeline {
 
     /// Whether every answer has been handed out.
     pub(super) fn is_idle(&self) -> bool {
-        self.running.is_empty() && self.finished.is_empty()
+        self.running_len() == 0 && self.finished.is_empty()
+    }
+
+    fn running_len(&self) -> usize {
+        self.running.as_ref().map_or(0, FuturesUnordered::len)
     }
 
     /// Whether the session should stop reading frames for now.
     pub(super) fn is_full(&self) -> bool {
-        self.running.len() + self.finished.len() >= MAX_IN_FLIGHT
+        self.running_len() + self.finished.len() >= MAX_IN_FLIGHT
     }
 
     /// The next answer to finish (in any order); pending while none runs.
     /// A `poll_fn` rather than an `async fn`: every idle session waits on
     /// it, and an `async fn` would keep room for the answer it returns.
     pub(super) fn finished(&mut self) -> impl Future<Output = (u64, ServerFrame)> + Send + '_ {
-        std::future::poll_fn(|cx| match self.running.poll_next_unpin(cx) {
-            Poll::Ready(Some(done)) => Poll::Ready(done),
-            // None: nothing runs; woken by the session's next push instead.
-            Poll::Ready(None) | Poll::Pending => Poll::Pending,
-        })
+        std::future::poll_fn(
+            |cx| match self.running.as_mut().map(|r| r.poll_next_unpin(cx)) {
+                Some(Poll::Ready(Some(done))) => Poll::Ready(done),
+                // None: nothing runs; woken by the session's next push instead.
+                Some(Poll::Ready(None) | Poll::Pending) | None => Poll::Pending,
+            },
+        )
     }
 
     /// File a finished answer; the answers now due, in frame order.
@@ -94,6 +104,9 @@ impl Pipeline {
         while let Some(answer) = self.finished.remove(&self.next_answer) {
             due.push(answer);
             self.next_answer += 1;
+        }
+        if self.is_idle() {
+            self.running = None;
         }
         due
     }
