@@ -548,8 +548,9 @@ impl<S: Store> Session<S> {
             return Err(End::Gone);
         }
         self.awaiting_pong = true;
-        self.send_message(Message::Ping(Bytes::from_static(b"oriole")))
-            .await
+        self.feed_message(Message::Ping(Bytes::from_static(b"oriole")))
+            .await?;
+        self.flush().await
     }
 
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
@@ -564,6 +565,8 @@ impl<S: Store> Session<S> {
         self.feed_message(message).await
     }
 
+    /// Both with a deadline, so a peer that stopped reading cannot hold
+    /// the session (and its shutdown) forever.
     async fn feed_message(&mut self, message: Message) -> Result<(), End> {
         let deadline = self.state.settings.ws_ping_interval();
         match timeout(deadline, self.socket.feed(message)).await {
@@ -575,16 +578,6 @@ impl<S: Store> Session<S> {
     async fn flush(&mut self) -> Result<(), End> {
         let deadline = self.state.settings.ws_ping_interval();
         match timeout(deadline, self.socket.flush()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) | Err(_) => Err(End::Gone),
-        }
-    }
-
-    /// Send with a deadline, so a peer that stopped reading cannot hold the
-    /// session (and its shutdown) forever.
-    async fn send_message(&mut self, message: Message) -> Result<(), End> {
-        let deadline = self.state.settings.ws_ping_interval();
-        match timeout(deadline, self.socket.send(message)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) | Err(_) => Err(End::Gone),
         }
