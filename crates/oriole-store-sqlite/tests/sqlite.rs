@@ -11,6 +11,7 @@ use oriole_core::domain::{
 };
 use oriole_core::store::{Appended, Conversation, NewDevice, NewMessage, NewUser, Store};
 use oriole_crypto::{PasswordHashString, TokenHash};
+use oriole_proto::{EventKind, InboxEvent, ReceiptKind};
 use oriole_store_sqlite::SqliteOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
@@ -305,5 +306,62 @@ async fn concurrent_appends_are_group_committed_and_fail_alone() {
         .expect("inbox");
     assert_eq!(inbox.len(), ok + 1);
     assert!(inbox.iter().enumerate().all(|(n, e)| e.seq == n as u64 + 1));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_message_entry_reads_its_actor_from_the_message() {
+    let dir = TempDir::new().expect("temp dir");
+    let store = common::open(&dir, SqliteOptions::default()).await;
+    let (alice, bob, m) = populate(&store).await;
+    store
+        .record_receipt(m, bob, ReceiptKind::Read, Timestamp(5))
+        .await
+        .expect("receipt")
+        .expect("new receipt");
+
+    // Stored: no actor on the message's entries (it is the sender), the
+    // reader on the receipt's.
+    let mut conn = raw(&db_path(&dir)).await;
+    let actors: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT kind, actor_id FROM inbox ORDER BY kind, user_id")
+            .fetch_all(&mut conn)
+            .await
+            .expect("inbox rows");
+    assert_eq!(
+        actors,
+        vec![
+            ("message".to_owned(), None),
+            ("message".to_owned(), None),
+            ("receipt".to_owned(), Some(bob.to_string())),
+        ]
+    );
+
+    // Read: each event names who caused it.
+    let from = |events: Vec<InboxEvent>| {
+        events
+            .into_iter()
+            .map(|e| (e.kind, e.from))
+            .collect::<Vec<_>>()
+    };
+    let alice_events = store
+        .inbox_after(alice, InboxSeq(0), 10)
+        .await
+        .expect("inbox");
+    assert_eq!(
+        from(alice_events),
+        vec![
+            (EventKind::Message, Some("alice".to_owned())),
+            (EventKind::Receipt, Some("bob".to_owned())),
+        ]
+    );
+    let bob_events = store
+        .inbox_after(bob, InboxSeq(0), 10)
+        .await
+        .expect("inbox");
+    assert_eq!(
+        from(bob_events),
+        vec![(EventKind::Message, Some("alice".to_owned()))]
+    );
     store.close().await;
 }

@@ -65,9 +65,9 @@ const WRITE: &str = "\
     RETURNING user_id, head; \
     INSERT INTO inbox (user_id, seq, kind, message_id, actor_id, receipt_kind, at) \
     SELECT u, (SELECT h.head FROM inbox_heads AS h WHERE h.user_id = u) \
-                - CAST(substr(?5, o + 108, 20) AS INTEGER), \
+                - CAST(substr(?5, o + 72, 20) AS INTEGER), \
            'message', CAST(substr(?5, o + 36, 36) AS TEXT), \
-           CAST(substr(?5, o + 72, 36) AS TEXT), NULL, CAST(substr(?5, o + 128, 20) AS INTEGER) \
+           NULL, NULL, CAST(substr(?5, o + 92, 20) AS INTEGER) \
     FROM (SELECT value AS o, CAST(substr(?5, value, 36) AS TEXT) AS u FROM json_each(?6))";
 
 /// Commit `batch` in one transaction; one outcome per append, in order.
@@ -209,8 +209,9 @@ async fn originals(
 ///   text and the payload (10 each; -1 for NULL), then those three as they
 ///   are;
 /// - head: user (36), the number of entries the batch gives the user (20);
-/// - entry: user (36), message id (36), actor (36), distance below the new
-///   head (20), at (20);
+/// - entry: user (36), message id (36), distance below the new head (20),
+///   at (20) (a `message` entry stores no actor: see
+///   `store::push_event`);
 /// - lookup of an earlier send: sender (36), key length (10), key.
 ///
 /// Ids are hyphenated UUIDs (36 characters; anything else sends the batch
@@ -227,7 +228,7 @@ const ID_LEN: usize = 36;
 /// Bytes of a message record before its key, text and payload.
 const MESSAGE_FIXED: usize = 2 * ID_LEN + 1 + ID_LEN + 20 + 3 * 10;
 /// Bytes of an entry record.
-const ENTRY_LEN: usize = 3 * ID_LEN + 2 * 20;
+const ENTRY_LEN: usize = 2 * ID_LEN + 2 * 20;
 
 impl Records {
     fn with_capacity(records: usize, bytes: usize) -> Records {
@@ -338,7 +339,6 @@ impl Plan {
             entries.begin();
             entries.id(user.0);
             entries.id(append.id.0);
-            entries.id(append.sender.0);
             entries.int(below_head, 20)?;
             entries.int(append.sent_at.millis(), 20)?;
             seq_sources.push((user, below_head));
