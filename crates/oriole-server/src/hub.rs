@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use oriole_core::domain::{DeviceId, InboxSeq, UserId};
 use oriole_core::Fanout;
 use oriole_proto::{InboxEvent, PolicyNotice, ServerFrame, UserNotice};
+use tokio::sync::futures::Notified;
 use tokio::sync::{broadcast, Notify};
-use tokio_util::sync::CancellationToken;
 
 type ConnId = u64;
 
@@ -88,14 +88,15 @@ impl SharedEvent {
 struct Outlet {
     device: DeviceId,
     events: Arc<Queue>,
-    revoked: CancellationToken,
-    accepted: Arc<Notify>,
 }
 
 /// One connection's live events, pushed by the hub and taken by its
-/// session. Most connections are idle: the queue allocates nothing until
-/// its first event and gives its room back when drained (a channel kept a
-/// block of 32 slots, about 0.3 KiB, for every connection).
+/// session, and its two signals (revoked, policy accepted): one
+/// allocation per connection, where a cancellation token and a shared
+/// `Notify` were one more each (about 0.2 KiB together). Most connections
+/// are idle: the queue allocates nothing until its first event and gives
+/// its room back when drained (a channel kept a block of 32 slots, about
+/// 0.3 KiB, for every connection).
 #[derive(Default)]
 struct Queue {
     events: Mutex<VecDeque<Box<Live>>>,
@@ -103,6 +104,13 @@ struct Queue {
     ready: Notify,
     /// Events were dropped because the queue was full.
     lagging: AtomicBool,
+    /// The connection's device was revoked; set once, never cleared.
+    revoked: AtomicBool,
+    /// Rung for everyone waiting when `revoked` is set.
+    revocation: Notify,
+    /// The user accepted the policy in force; a ring with nobody waiting
+    /// is kept.
+    accepted: Notify,
 }
 
 /// Room a drained queue keeps: a few events, as one 1:1 chat brings.
@@ -117,6 +125,41 @@ impl Queue {
 
 /// The session's end of its connection's [`Queue`].
 pub struct LiveEvents(Arc<Queue>);
+
+/// The session's view of its connection's revocation: set once by
+/// [`Fanout::disconnect_device`], never cleared.
+pub struct Revoked(Arc<Queue>);
+
+impl Revoked {
+    pub fn is_cancelled(&self) -> bool {
+        self.0.revoked.load(Ordering::SeqCst)
+    }
+
+    /// Completes once the device is revoked (at once if it already is).
+    pub async fn cancelled(&self) {
+        loop {
+            // Made before looking: `notify_waiters` wakes every `Notified`
+            // made before it, polled or not.
+            let ringing = self.0.revocation.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            ringing.await;
+        }
+    }
+}
+
+/// The session's end of the policy-accepted signal (see
+/// [`Fanout::policy_accepted`]).
+pub struct Accepted(Arc<Queue>);
+
+impl Accepted {
+    /// Completes at the next acceptance, or at once for one made while
+    /// nobody was waiting.
+    pub fn notified(&self) -> Notified<'_> {
+        self.0.accepted.notified()
+    }
+}
 
 /// [`LiveEvents::try_recv`] found the queue empty.
 #[derive(Debug, PartialEq, Eq)]
@@ -201,22 +244,24 @@ impl Hub {
     pub fn register(self: &Arc<Self>, user: UserId, device: DeviceId) -> Subscription {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let queue = Arc::new(Queue::default());
-        let revoked = CancellationToken::new();
-        let accepted = Arc::new(Notify::new());
         let mut registry = self.registry();
-        registry.by_user.entry(user).or_default().push((
-            id,
-            Outlet {
-                device,
-                events: queue.clone(),
-                revoked: revoked.clone(),
-                accepted: accepted.clone(),
-            },
-        ));
+        // Room for one at first: most users and devices have one
+        // connection (a first push would make room for four).
+        registry
+            .by_user
+            .entry(user)
+            .or_insert_with(|| Vec::with_capacity(1))
+            .push((
+                id,
+                Outlet {
+                    device,
+                    events: queue.clone(),
+                },
+            ));
         registry
             .by_device
             .entry(device)
-            .or_default()
+            .or_insert_with(|| Vec::with_capacity(1))
             .push((user, id));
         Subscription {
             notices: self.notices.subscribe(),
@@ -225,9 +270,9 @@ impl Hub {
             id,
             user,
             device,
-            events: LiveEvents(queue),
-            revoked,
-            accepted,
+            events: LiveEvents(queue.clone()),
+            revoked: Revoked(queue.clone()),
+            accepted: Accepted(queue),
         }
     }
 
@@ -301,7 +346,7 @@ impl Fanout for Hub {
         if let Some(conns) = self.registry().by_user.get(&user) {
             for (_, outlet) in conns {
                 // Kept as a permit when the session is not waiting yet.
-                outlet.accepted.notify_one();
+                outlet.events.accepted.notify_one();
             }
         }
     }
@@ -325,7 +370,8 @@ impl Fanout for Hub {
                 .and_then(|c| c.iter().find(|(conn, _)| conn == id));
             if let Some((_, outlet)) = outlet {
                 debug_assert_eq!(outlet.device, device);
-                outlet.revoked.cancel();
+                outlet.events.revoked.store(true, Ordering::SeqCst);
+                outlet.events.revocation.notify_waiters();
             }
         }
     }
@@ -344,10 +390,11 @@ pub struct Subscription {
     pub notices: broadcast::Receiver<PolicyNotice>,
     /// Notices to one user, as `(user, notice)`: keep this user's only.
     pub user_notices: broadcast::Receiver<(UserId, Arc<UserNotice>)>,
-    pub revoked: CancellationToken,
+    /// The connection's device was revoked.
+    pub revoked: Revoked,
     /// The user accepted the policy in force (see
     /// [`Fanout::policy_accepted`]).
-    pub accepted: Arc<Notify>,
+    pub accepted: Accepted,
 }
 
 impl Subscription {
@@ -559,5 +606,49 @@ mod tests {
         assert!(p2.revoked.is_cancelled());
         assert!(!l.revoked.is_cancelled());
         hub.disconnect_device(DeviceId::generate());
+    }
+
+    #[tokio::test]
+    async fn revocation_wakes_a_waiting_session_and_stays_set() {
+        let hub = Hub::new(2);
+        let device = DeviceId::generate();
+        let sub = Arc::new(hub.register(UserId::generate(), device));
+        let waiting = tokio::spawn({
+            let sub = sub.clone();
+            async move { sub.revoked.cancelled().await }
+        });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiting.is_finished());
+        hub.disconnect_device(device);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("woken")
+            .expect("the waiting task");
+        // Already revoked: completes at once, every time.
+        sub.revoked.cancelled().await;
+        sub.revoked.cancelled().await;
+        assert!(sub.revoked.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn an_acceptance_before_the_session_waits_is_kept() {
+        let hub = Hub::new(2);
+        let user = UserId::generate();
+        let sub = hub.register(user, DeviceId::generate());
+        hub.policy_accepted(user);
+        tokio::time::timeout(std::time::Duration::from_secs(5), sub.accepted.notified())
+            .await
+            .expect("the acceptance was kept");
+        hub.policy_accepted(UserId::generate());
+        let again = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            sub.accepted.notified(),
+        );
+        assert!(
+            again.await.is_err(),
+            "another user's acceptance is not this one's"
+        );
     }
 }
