@@ -26,10 +26,13 @@ const BUSY_RETRY_SECS: u64 = 5;
 /// Bytes read from the socket at a time, and the read buffer every
 /// connection keeps while idle. The WebSocket library's default (128 KiB,
 /// allocated and zeroed per connection) made up most of an idle
-/// connection's memory, and 4 KiB was still about a third of it. A frame's
-/// header reserves room for the whole frame, so a larger frame still
-/// arrives whole, in more reads; 1 KiB holds a few typical `send` frames.
-const READ_BUFFER_BYTES: usize = 1024;
+/// connection's memory, and 4 KiB was still about a third of it, 1 KiB
+/// an eighth. A frame's header reserves room for the whole frame, so the
+/// buffer grows on demand: a larger frame still arrives whole, in more
+/// reads, and the connection keeps the larger buffer afterwards (the
+/// library keeps it). 512 bytes holds a typical `send` frame (about 250
+/// bytes with 100 bytes of text) in one read, and pings and `subscribe`.
+const READ_BUFFER_BYTES: usize = 512;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
