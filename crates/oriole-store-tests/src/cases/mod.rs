@@ -3,12 +3,14 @@
 
 mod accounts;
 mod concurrency;
+mod group_inbox;
 mod groups;
 mod inbox;
 mod sharing;
 
 pub use accounts::*;
 pub use concurrency::*;
+pub use group_inbox::*;
 pub use groups::*;
 pub use inbox::*;
 pub use sharing::*;
