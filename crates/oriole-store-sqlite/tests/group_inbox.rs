@@ -1,0 +1,278 @@
+//! Group messages in inboxes across what only the SQLite backend has:
+//! closing and reopening the file (or dropping the store without closing
+//! it), and retention deleting messages. Nothing reads an inbox before
+//! the store goes away, so whatever a member's inbox should hold must be
+//! durable at send time; after reopening, every inbox holds exactly the
+//! seqs the appends returned, and new events continue at head + 1.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use oriole_core::domain::{InboxSeq, UserId};
+use oriole_core::privacy_store::{PrivacyStore, Purge};
+use oriole_core::store::{Appended, Conversation, NewMessage, Store};
+use oriole_proto::{EventKind, GroupRole, ReceiptKind};
+use oriole_store_sqlite::{SqliteOptions, SqliteStore};
+use oriole_store_tests::cases::{ledger_direct_send, ledger_group_send, roster, InboxLedger};
+use oriole_store_tests::fixtures::{at, group, head, key, message, text, user};
+use tempfile::TempDir;
+
+async fn reopen(dir: &TempDir) -> SqliteStore {
+    common::open(dir, SqliteOptions::default()).await
+}
+
+/// Group and direct messages to overlapping users, with no inbox read,
+/// survive closing and reopening: heads (read first), every inbox, and
+/// a duplicate of a keyed group send, which still names the sender's seq
+/// of the original. New group and direct messages continue at head + 1.
+#[tokio::test]
+async fn group_inboxes_survive_reopen_without_reads() {
+    let dir = TempDir::new().expect("temp dir");
+    let store = reopen(&dir).await;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let dave = user(&store, "dave").await;
+    let users = [alice, bob, carol, dave];
+    let mut ledger = InboxLedger::new(&users);
+    let g1 = group(&store, alice, &[bob, carol]).await;
+    let g2 = group(&store, carol, &[dave]).await;
+    let l = &mut ledger;
+    ledger_group_send(&store, l, alice, g1, "g1 first", 1).await;
+    ledger_direct_send(&store, l, dave, carol, "direct", 2).await;
+    ledger_group_send(&store, l, carol, g2, "g2 first", 3).await;
+    ledger_group_send(&store, l, bob, g1, "g1 second", 4).await;
+    let members = roster(&store, g1).await;
+    let keyed = |body: &str, ms: i64| NewMessage {
+        idempotency_key: Some(key("keyed")),
+        ..message(bob, Conversation::Group(g1), text(body), at(ms))
+    };
+    let (original, seqs) = match store
+        .append_message(keyed("keyed", 5), &members)
+        .await
+        .expect("append")
+    {
+        Appended::New {
+            message_id, seqs, ..
+        } => (message_id, seqs),
+        other => panic!("expected a new message, got {other:?}"),
+    };
+    l.appended(original, Some(g1), &members, &seqs, "keyed");
+    let bob_seq = InboxSeq(l.len(bob));
+    for i in 0..10 {
+        let (from, g) = if i % 2 == 0 { (dave, g2) } else { (alice, g1) };
+        ledger_group_send(&store, l, from, g, "more", 6 + i).await;
+    }
+    ledger_direct_send(&store, l, alice, alice, "note", 20).await;
+    store.close().await;
+    drop(store);
+
+    let store = reopen(&dir).await;
+    ledger.check_heads(&store, "after reopening").await;
+    let retry = store
+        .append_message(keyed("keyed again", 30), &members)
+        .await
+        .expect("append");
+    assert_eq!(
+        retry,
+        Appended::Duplicate {
+            message_id: original,
+            sent_at: at(5),
+            sender_seq: bob_seq,
+        }
+    );
+    ledger.check_inboxes(&store, "after reopening").await;
+
+    let l = &mut ledger;
+    ledger_group_send(&store, l, carol, g1, "after", 31).await;
+    ledger_group_send(&store, l, dave, g2, "after", 32).await;
+    ledger_direct_send(&store, l, bob, dave, "after", 33).await;
+    ledger.check_heads(&store, "end").await;
+    ledger.check_inboxes(&store, "end").await;
+    store.close().await;
+}
+
+/// The same when, before closing, a member left one group (after some of
+/// its messages), another joined it, and the other group was deleted with
+/// unread messages. After reopening, a recall of a message sent before
+/// the close reaches its holders (the one who left too) at head + 1, and a
+/// receipt reaches its sender at head + 1.
+#[tokio::test]
+async fn group_inboxes_survive_reopen_after_leave_and_delete() {
+    let dir = TempDir::new().expect("temp dir");
+    let store = reopen(&dir).await;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let dave = user(&store, "dave").await;
+    let users = [alice, bob, carol, dave];
+    let mut ledger = InboxLedger::new(&users);
+    let kept = group(&store, alice, &[bob, carol]).await;
+    let doomed = group(&store, bob, &[carol, dave]).await;
+    let l = &mut ledger;
+    let early = ledger_group_send(&store, l, carol, kept, "early", 1).await;
+    ledger_group_send(&store, l, dave, doomed, "doomed 1", 2).await;
+    ledger_group_send(&store, l, alice, kept, "early 2", 3).await;
+    assert!(store.remove_member(kept, carol).await.expect("remove"));
+    store
+        .add_member(kept, dave, GroupRole::Member, at(4))
+        .await
+        .expect("add member");
+    ledger_group_send(&store, l, bob, kept, "after the change", 5).await;
+    ledger_group_send(&store, l, carol, doomed, "doomed 2", 6).await;
+    ledger_direct_send(&store, l, alice, carol, "direct", 7).await;
+    store.delete_group(doomed).await.expect("delete group");
+    ledger_direct_send(&store, l, dave, bob, "direct", 8).await;
+    store.close().await;
+    drop(store);
+
+    let store = reopen(&dir).await;
+    ledger.check_heads(&store, "after reopening").await;
+    let recalled = store
+        .recall_message(early, carol, at(20))
+        .await
+        .expect("recall");
+    let holders: BTreeSet<UserId> = recalled.iter().map(|(u, _)| *u).collect();
+    assert_eq!(
+        holders,
+        [alice, bob, carol].into(),
+        "not dave, who joined later"
+    );
+    for (who, seq) in recalled {
+        ledger.push(who, seq, EventKind::Recall, early, Some(kept), "recall");
+    }
+    let receipt = store
+        .record_receipt(early, dave, ReceiptKind::Read, at(21))
+        .await
+        .expect("receipt");
+    let (sender, seq) = receipt.expect("a receipt event");
+    assert_eq!(sender, carol);
+    ledger.push(carol, seq, EventKind::Receipt, early, Some(kept), "receipt");
+    ledger.check_heads(&store, "after recall and receipt").await;
+    ledger
+        .check_inboxes(&store, "after recall and receipt")
+        .await;
+
+    let l = &mut ledger;
+    ledger_group_send(&store, l, dave, kept, "later", 22).await;
+    ledger_direct_send(&store, l, carol, dave, "later", 23).await;
+    ledger.check_inboxes(&store, "end").await;
+    store.close().await;
+}
+
+/// Dropping the store without `close` (as a crash would leave it, every
+/// append having been acknowledged) loses no inbox entry either.
+#[tokio::test]
+async fn group_inboxes_survive_drop_without_close() {
+    let dir = TempDir::new().expect("temp dir");
+    let store = reopen(&dir).await;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let mut ledger = InboxLedger::new(&[alice, bob, carol]);
+    let g = group(&store, alice, &[bob, carol]).await;
+    let l = &mut ledger;
+    for i in 0..6 {
+        let from = [alice, bob, carol][i % 3];
+        ledger_group_send(&store, l, from, g, "group", i as i64).await;
+        ledger_direct_send(&store, l, from, alice, "direct", i as i64).await;
+    }
+    drop(store);
+
+    let store = reopen(&dir).await;
+    ledger.check_heads(&store, "after reopening").await;
+    ledger.check_inboxes(&store, "after reopening").await;
+    ledger_group_send(&store, &mut ledger, bob, g, "after", 10).await;
+    ledger.check_inboxes(&store, "end").await;
+    store.close().await;
+}
+
+/// Retention deleting a group's newest messages (and with them their
+/// inbox entries), with no inbox read before, never hands a deleted seq
+/// out again: the next events continue after the newest seq ever given,
+/// also after reopening.
+#[tokio::test]
+async fn retention_of_the_newest_group_messages_never_reuses_seqs() {
+    let dir = TempDir::new().expect("temp dir");
+    let store = reopen(&dir).await;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let g = group(&store, alice, &[bob, carol]).await;
+    let mut ledger = InboxLedger::new(&[alice, bob, carol]);
+    let l = &mut ledger;
+    // Direct messages first, then the group's, which are the newest.
+    ledger_direct_send(&store, l, alice, bob, "direct", 1).await;
+    ledger_direct_send(&store, l, carol, carol, "note", 2).await;
+    for i in 0..4 {
+        ledger_group_send(&store, l, [alice, bob][i % 2], g, "group", 10 + i as i64).await;
+    }
+    let heads: Vec<u64> = [alice, bob, carol].iter().map(|u| ledger.len(*u)).collect();
+    assert_eq!(heads, vec![5, 5, 5]);
+
+    let purged = store
+        .purge(Purge::GroupMessages(g), at(100), 100, false)
+        .await
+        .expect("purge");
+    assert_eq!(purged, 4, "every group message");
+    for (who, n) in [(alice, 5), (bob, 5), (carol, 5)] {
+        assert_eq!(head(&store, who).await, n, "the head stays");
+    }
+    let left: Vec<u64> = store
+        .inbox_after(carol, InboxSeq(0), 100)
+        .await
+        .expect("inbox")
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(left, vec![1], "only the note is left");
+
+    // The next seqs come after the deleted ones.
+    let after = message(bob, Conversation::Group(g), text("after"), at(200));
+    let members = roster(&store, g).await;
+    let seqs = match store.append_message(after, &members).await.expect("append") {
+        Appended::New { seqs, .. } => seqs,
+        other => panic!("expected a new message, got {other:?}"),
+    };
+    let seqs: BTreeMap<UserId, InboxSeq> = seqs.into_iter().collect();
+    let expected: BTreeMap<UserId, InboxSeq> = [alice, bob, carol]
+        .into_iter()
+        .map(|u| (u, InboxSeq(6)))
+        .collect();
+    assert_eq!(seqs, expected);
+
+    // Purge that one too, then reopen: still no reuse.
+    let purged = store
+        .purge(Purge::GroupMessages(g), at(300), 100, false)
+        .await
+        .expect("purge");
+    assert_eq!(purged, 1);
+    store.close().await;
+    drop(store);
+    let store = reopen(&dir).await;
+    for who in [alice, bob, carol] {
+        assert_eq!(head(&store, who).await, 6, "the head stays");
+    }
+    let next = message(carol, Conversation::Direct(alice), text("next"), at(400));
+    let seqs = match store
+        .append_message(next, &[carol, alice])
+        .await
+        .expect("append")
+    {
+        Appended::New { seqs, .. } => seqs,
+        other => panic!("expected a new message, got {other:?}"),
+    };
+    let seqs: BTreeMap<UserId, InboxSeq> = seqs.into_iter().collect();
+    assert_eq!(seqs.get(&carol), Some(&InboxSeq(7)));
+    assert_eq!(seqs.get(&alice), Some(&InboxSeq(7)));
+    let alice_seqs: Vec<u64> = store
+        .inbox_after(alice, InboxSeq(0), 100)
+        .await
+        .expect("inbox")
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(alice_seqs, vec![1, 7], "the direct message and the new one");
+    store.close().await;
+}
