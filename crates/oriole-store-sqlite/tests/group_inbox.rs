@@ -143,7 +143,7 @@ async fn group_inboxes_survive_reopen_after_leave_and_delete() {
         ledger.push(who, seq, EventKind::Recall, early, Some(kept), "recall");
     }
     let receipt = store
-        .record_receipt(early, dave, ReceiptKind::Read, at(21))
+        .record_receipt(early, bob, ReceiptKind::Read, at(21))
         .await
         .expect("receipt");
     let (sender, seq) = receipt.expect("a receipt event");
