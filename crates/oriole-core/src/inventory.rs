@@ -841,6 +841,10 @@ pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
         reason: "Insertion order of member rows",
     },
     NonPersonalColumn {
+        field: "group_members.synced_pos",
+        reason: "Log position up to which the member's inbox rows for the group are written",
+    },
+    NonPersonalColumn {
         field: "inbox.seq",
         reason: "Per-inbox sequence number",
     },

@@ -29,6 +29,7 @@ use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{col, db, parse_stored, to_u64};
+use crate::group_inbox::{materialize_pending, GroupInbox, LogState};
 use crate::sharing::{insert_outbox, SealedDelivery};
 use crate::store::{push_event, NewEvent, ORIGINAL_SEND};
 
@@ -80,10 +81,10 @@ pub(crate) struct Appender {
 
 impl Appender {
     /// Start the commit task on `writer` (the single writer connection).
-    pub(crate) fn start(writer: SqlitePool) -> Appender {
+    pub(crate) fn start(writer: SqlitePool, inbox: Arc<GroupInbox>) -> Appender {
         let (queue, jobs) = mpsc::channel(QUEUE_LEN);
         let stats = Arc::new(CommitStats::default());
-        tokio::spawn(commit_loop(writer, jobs, stats.clone()));
+        tokio::spawn(commit_loop(writer, inbox, jobs, stats.clone()));
         Appender { queue, stats }
     }
 
@@ -101,7 +102,12 @@ impl Appender {
     }
 }
 
-async fn commit_loop(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>, stats: Arc<CommitStats>) {
+async fn commit_loop(
+    writer: SqlitePool,
+    inbox: Arc<GroupInbox>,
+    mut jobs: mpsc::Receiver<Job>,
+    stats: Arc<CommitStats>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.recv().await {
         let mut entries = first.append.recipients.len();
@@ -115,7 +121,10 @@ async fn commit_loop(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>, stats: A
                 Err(_) => break,
             }
         }
-        let results = commit_batch(&writer, &batch).await;
+        // Held until the pending heads reflect the commit (see group_inbox).
+        let mut log = inbox.lock().await;
+        let results = commit_batch(&writer, &inbox, &mut log, &batch).await;
+        drop(log);
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats
             .appends
@@ -130,31 +139,56 @@ async fn commit_loop(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>, stats: A
 
 /// Commit a batch; one result per job, in order. When the transaction
 /// itself fails, every job gets the error (none of them was committed).
-async fn commit_batch(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<Appended>> {
+async fn commit_batch(
+    writer: &SqlitePool,
+    inbox: &GroupInbox,
+    log: &mut LogState,
+    batch: &[Job],
+) -> Vec<StoreResult<Appended>> {
     let appends: Vec<&SealedAppend> = batch.iter().map(|job| &job.append).collect();
-    match batch::commit(writer, &appends).await {
+    match batch::commit(writer, inbox, log, &appends).await {
         Ok(results) => results.into_iter().map(Ok).collect(),
         Err(batch::Failed::Commit(e)) => batch.iter().map(|_| Err(clone_err(&e))).collect(),
         Err(batch::Failed::Retry(reason)) => {
             tracing::debug!(%reason, appends = batch.len(), "batch redone one append at a time");
-            commit_one_by_one(writer, batch).await
+            commit_one_by_one(writer, inbox, log, batch).await
         }
     }
 }
 
 /// The batch with one savepoint per append, so a failing append rolls back
-/// alone; one result per job, in order.
-async fn commit_one_by_one(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<Appended>> {
+/// alone; one result per job, in order. This slow path writes every entry
+/// as a row: first every pending entry of everyone the batch reaches, then
+/// each append's rows after them.
+async fn commit_one_by_one(
+    writer: &SqlitePool,
+    inbox: &GroupInbox,
+    log: &mut LogState,
+    batch: &[Job],
+) -> Vec<StoreResult<Appended>> {
     let failed = |e: StoreError| batch.iter().map(|_| Err(clone_err(&e))).collect();
     let mut tx = match writer.begin_with("BEGIN IMMEDIATE").await.map_err(db(OP)) {
         Ok(tx) => tx,
         Err(e) => return failed(e),
     };
+    let mut written = HashSet::new();
+    for job in batch {
+        let reached = match reached(&mut tx, &job.append).await {
+            Ok(users) => users,
+            Err(e) => return failed(e),
+        };
+        if let Err(e) = materialize_pending(&mut tx, inbox, reached, &mut written).await {
+            return failed(e);
+        }
+    }
+    let mut last_pos = log.last_pos;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
+        last_pos += 1;
+        let pos = last_pos;
         let result = async {
             let mut savepoint = tx.begin().await.map_err(db(OP))?;
-            let appended = append_one(&mut savepoint, &job.append).await?;
+            let appended = append_one(&mut savepoint, &job.append, pos).await?;
             savepoint.commit().await.map_err(db(OP))?;
             Ok(appended)
         }
@@ -165,7 +199,29 @@ async fn commit_one_by_one(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResul
     if let Err(e) = tx.commit().await.map_err(db(OP)) {
         return failed(e);
     }
+    log.last_pos = last_pos;
+    inbox.committed(&[], &written);
     results
+}
+
+/// Who an append gives an entry: a group's members as they are now (the
+/// same list pending entries are later derived from), or a 1:1 message's
+/// listed recipients.
+async fn reached(conn: &mut SqliteConnection, msg: &SealedAppend) -> StoreResult<Vec<UserId>> {
+    match &msg.group {
+        Some(group) => members(conn, group).await,
+        None => Ok(msg.recipients.clone()),
+    }
+}
+
+async fn members(conn: &mut SqliteConnection, group: &str) -> StoreResult<Vec<UserId>> {
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT user_id FROM group_members WHERE group_id = ?1 ORDER BY pos")
+            .bind(group)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db(OP))?;
+    rows.iter().map(|u| parse_stored(u, "user id")).collect()
 }
 
 fn clone_err(e: &StoreError) -> StoreError {
@@ -176,9 +232,14 @@ fn clone_err(e: &StoreError) -> StoreError {
     }
 }
 
-/// The idempotency check, the message row, and one inbox entry per
-/// distinct recipient.
-async fn append_one(conn: &mut SqliteConnection, msg: &SealedAppend) -> StoreResult<Appended> {
+/// The idempotency check, the message row at position `pos`, and one inbox
+/// row per distinct recipient (a group's members, whose pending entries
+/// the caller has written first: see [`commit_one_by_one`]).
+async fn append_one(
+    conn: &mut SqliteConnection,
+    msg: &SealedAppend,
+    pos: i64,
+) -> StoreResult<Appended> {
     let id = msg.id.to_string();
     let sender = msg.sender.to_string();
     if let Some(key) = &msg.idempotency_key {
@@ -199,8 +260,9 @@ async fn append_one(conn: &mut SqliteConnection, msg: &SealedAppend) -> StoreRes
     }
     sqlx::query(
         "INSERT INTO messages \
-         (id, sender_id, recipient_user_id, group_id, text, payload, sent_at, idempotency_key) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         (rowid, id, sender_id, recipient_user_id, group_id, text, payload, sent_at, \
+          idempotency_key) \
+         VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .bind(&id)
     .bind(&sender)
@@ -210,13 +272,15 @@ async fn append_one(conn: &mut SqliteConnection, msg: &SealedAppend) -> StoreRes
     .bind(&msg.payload)
     .bind(msg.sent_at.millis())
     .bind(&msg.idempotency_key)
+    .bind(pos)
     .execute(&mut *conn)
     .await
     .map_err(db(OP))?;
 
-    let mut seen = HashSet::with_capacity(msg.recipients.len());
-    let mut seqs = Vec::with_capacity(msg.recipients.len());
-    for &user in &msg.recipients {
+    let recipients = reached(&mut *conn, msg).await?;
+    let mut seen = HashSet::with_capacity(recipients.len());
+    let mut seqs = Vec::with_capacity(recipients.len());
+    for &user in &recipients {
         if !seen.insert(user) {
             continue;
         }
@@ -229,6 +293,15 @@ async fn append_one(conn: &mut SqliteConnection, msg: &SealedAppend) -> StoreRes
             at: msg.sent_at,
         };
         seqs.push((user, push_event(&mut *conn, event, OP).await?));
+    }
+    if let Some(group) = &msg.group {
+        // Every member's row for this message is written.
+        sqlx::query("UPDATE group_members SET synced_pos = ?2 WHERE group_id = ?1")
+            .bind(group)
+            .bind(pos)
+            .execute(&mut *conn)
+            .await
+            .map_err(db(OP))?;
     }
     if let Some(out) = &msg.outbox {
         insert_outbox(&mut *conn, &out.delivery, &out.sealed, true).await?;

@@ -13,6 +13,7 @@
 mod audit;
 mod error;
 mod group_commit;
+mod group_inbox;
 pub mod keystore;
 mod operators;
 mod personal;
@@ -40,6 +41,7 @@ use sqlx::sqlite::{
 };
 
 use crate::group_commit::Appender;
+use crate::group_inbox::GroupInbox;
 use crate::personal::PersonalData;
 
 /// How long a connection waits on a lock held by another process.
@@ -131,6 +133,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// The group-commit queue for message appends (on `writer`).
     appender: Appender,
+    /// Group entries handed out but not yet written (see `group_inbox`).
+    group_inbox: Arc<GroupInbox>,
     personal: PersonalData,
 }
 
@@ -198,9 +202,18 @@ impl SqliteStore {
             .await
             .map_err(error::db("opening the database for reading"))?;
 
+        let group_inbox = {
+            let mut conn = writer
+                .acquire()
+                .await
+                .map_err(error::db("opening the database"))?;
+            Arc::new(GroupInbox::recover(&mut conn).await?)
+        };
+
         tracing::debug!("sqlite store open");
         Ok(SqliteStore {
-            appender: Appender::start(writer.clone()),
+            appender: Appender::start(writer.clone(), group_inbox.clone()),
+            group_inbox,
             writer,
             reader,
             personal: PersonalData::new(opts.vault),

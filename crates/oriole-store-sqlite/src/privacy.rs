@@ -1,6 +1,8 @@
 //! `impl PrivacyStore for SqliteStore`: consent history, usage events,
 //! policy versions and acceptances, and the retention purges.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use oriole_core::consent::{
     parse_purpose, purpose_name, AnalyticsEventName, PolicyLang, PolicyText, PolicyVersion,
@@ -13,6 +15,7 @@ use oriole_core::store::{StoreError, StoreResult};
 use oriole_proto::{ConsentChannel, Purpose};
 
 use crate::error::{col, db, parse_stored, to_u64};
+use crate::group_inbox::materialize_pending;
 use crate::SqliteStore;
 
 fn channel(raw: &str) -> StoreResult<ConsentChannel> {
@@ -386,11 +389,25 @@ impl PrivacyStore for SqliteStore {
         if let Some(group) = group {
             q = q.bind(group);
         }
-        let done = q
-            .execute(&self.writer)
-            .await
-            .map_err(db("retention purge"))?
-            .rows_affected();
+        let done = if matches!(purge, Purge::Messages | Purge::GroupMessages(_)) {
+            // Pending group entries are derived from the messages: write
+            // them before any message goes (see group_inbox).
+            const OP: &str = "retention purge";
+            let _log = self.group_inbox.lock().await;
+            let mut tx = self.begin_write(OP).await?;
+            let mut written = HashSet::new();
+            let pending = self.group_inbox.pending_users();
+            materialize_pending(&mut tx, &self.group_inbox, pending, &mut written).await?;
+            let done = q.execute(&mut *tx).await.map_err(db(OP))?.rows_affected();
+            tx.commit().await.map_err(db(OP))?;
+            self.group_inbox.committed(&[], &written);
+            done
+        } else {
+            q.execute(&self.writer)
+                .await
+                .map_err(db("retention purge"))?
+                .rows_affected()
+        };
         if done < u64::from(limit) {
             // The purge's last batch: leave no copy of what it removed in
             // the WAL. (Once per purge, not per batch: a checkpoint waits

@@ -3,6 +3,8 @@
 //! erasing an account (shred first, then delete). The `Store` trait methods
 //! in `store.rs` delegate here.
 
+use std::collections::HashSet;
+
 use oriole_core::domain::{DeviceId, Email, GroupId, Phone, Timestamp, UserId, Username};
 use oriole_core::rights::{
     AccountErasure, CorrectionRecord, DeletionPurge, DisplayName, DsarRecord, ErasureSummary,
@@ -12,6 +14,7 @@ use oriole_core::store::{DeviceRecord, StoreError, StoreResult};
 use oriole_proto::ReceiptKind;
 
 use crate::error::{col, db, parse_stored, to_i64, to_u64, unique_violation_column};
+use crate::group_inbox::materialize_pending;
 use crate::personal::PersonalField;
 use crate::SqliteStore;
 
@@ -218,6 +221,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn rights_message_counts(&self, user: UserId) -> StoreResult<MessageCounts> {
+        self.settle(user).await?;
         let id = user.to_string();
         let (sent, held): (i64, i64) = sqlx::query_as(
             "SELECT \
@@ -423,7 +427,14 @@ impl SqliteStore {
         self.personal.shred(erasure.user).await?;
 
         let mut summary = ErasureSummary::default();
+        let log = self.group_inbox.lock().await;
         let mut tx = self.begin_write(OP).await?;
+        // Dissolved groups and dropped memberships take away what pending
+        // entries are derived from: everyone's are written first (erasure
+        // is rare; the user's own are counted and purged with the rest).
+        let mut written = HashSet::new();
+        let pending = self.group_inbox.pending_users();
+        materialize_pending(&mut tx, &self.group_inbox, pending, &mut written).await?;
         let devices: Vec<String> = sqlx::query_scalar("SELECT id FROM devices WHERE user_id = ?1")
             .bind(&id)
             .fetch_all(&mut *tx)
@@ -558,6 +569,8 @@ impl SqliteStore {
         .await
         .map_err(db(OP))?;
         tx.commit().await.map_err(db(OP))?;
+        self.group_inbox.committed(&[], &written);
+        drop(log);
         // The account row last: login and the name's lookup fail from here
         // on. Phone, email, display name and their indexes go with it.
         self.delete_user_row(erasure.user).await?;

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::{SealedAppend, OP};
 use crate::error::{col, db, parse_stored, to_u64};
+use crate::group_inbox::{materialize_pending, GroupInbox, LogState};
 use crate::sharing::insert_outbox;
 
 /// Why the batch was not committed.
@@ -45,18 +46,20 @@ const ORIGINALS: &str = "\
 /// the layouts.
 const WRITE: &str = "\
     INSERT INTO messages \
-      (id, sender_id, recipient_user_id, group_id, text, payload, sent_at, idempotency_key) \
-    SELECT CAST(substr(?1, o, 36) AS TEXT), CAST(substr(?1, o + 36, 36) AS TEXT), \
+      (rowid, id, sender_id, recipient_user_id, group_id, text, payload, sent_at, \
+       idempotency_key) \
+    SELECT CAST(substr(?1, o + 129, 20) AS INTEGER), \
+           CAST(substr(?1, o, 36) AS TEXT), CAST(substr(?1, o + 36, 36) AS TEXT), \
            CASE c WHEN 'u' THEN CAST(substr(?1, o + 73, 36) AS TEXT) END, \
            CASE c WHEN 'g' THEN CAST(substr(?1, o + 73, 36) AS TEXT) END, \
-           CASE WHEN t >= 0 THEN substr(?1, o + 159 + max(k, 0), t) END, \
-           CASE WHEN p >= 0 THEN substr(?1, o + 159 + max(k, 0) + max(t, 0), p) END, \
+           CASE WHEN t >= 0 THEN substr(?1, o + 179 + max(k, 0), t) END, \
+           CASE WHEN p >= 0 THEN substr(?1, o + 179 + max(k, 0) + max(t, 0), p) END, \
            CAST(substr(?1, o + 109, 20) AS INTEGER), \
-           CASE WHEN k >= 0 THEN CAST(substr(?1, o + 159, k) AS TEXT) END \
+           CASE WHEN k >= 0 THEN CAST(substr(?1, o + 179, k) AS TEXT) END \
     FROM (SELECT value AS o, CAST(substr(?1, value + 72, 1) AS TEXT) AS c, \
-                 CAST(substr(?1, value + 129, 10) AS INTEGER) AS k, \
-                 CAST(substr(?1, value + 139, 10) AS INTEGER) AS t, \
-                 CAST(substr(?1, value + 149, 10) AS INTEGER) AS p \
+                 CAST(substr(?1, value + 149, 10) AS INTEGER) AS k, \
+                 CAST(substr(?1, value + 159, 10) AS INTEGER) AS t, \
+                 CAST(substr(?1, value + 169, 10) AS INTEGER) AS p \
           FROM json_each(?2)); \
     INSERT INTO inbox_heads (user_id, head) \
     SELECT CAST(substr(?3, value, 36) AS TEXT), CAST(substr(?3, value + 36, 20) AS INTEGER) \
@@ -70,9 +73,29 @@ const WRITE: &str = "\
            NULL, NULL, CAST(substr(?5, o + 92, 20) AS INTEGER) \
     FROM (SELECT value AS o, CAST(substr(?5, value, 36) AS TEXT) AS u FROM json_each(?6))";
 
+/// The members of the batch's groups (?1: a JSON array of group ids).
+const MEMBERS: &str = "\
+    SELECT group_id, user_id FROM group_members \
+    WHERE group_id IN (SELECT value FROM json_each(?1)) \
+    ORDER BY group_id, pos";
+
+/// Stored heads (?1: a JSON array of user ids).
+const HEADS: &str = "\
+    SELECT user_id, head FROM inbox_heads WHERE user_id IN (SELECT value FROM json_each(?1))";
+
 /// Commit `batch` in one transaction; one outcome per append, in order.
+///
+/// A group message's members get pending entries (no rows: see
+/// `group_inbox`), numbered from their pending or stored heads, except the
+/// members who also get a 1:1 message in this batch: their pending entries
+/// are written first, and all of their entries in the batch become rows,
+/// so the 1:1 row takes the seq after everything before it. The caller
+/// holds the group-inbox lock; the pending heads are updated after the
+/// commit, before it is released.
 pub(super) async fn commit(
     writer: &SqlitePool,
+    inbox: &GroupInbox,
+    log: &mut LogState,
     batch: &[&SealedAppend],
 ) -> Result<Vec<Appended>, Failed> {
     let mut keys = HashSet::new();
@@ -87,12 +110,20 @@ pub(super) async fn commit(
         }
     }
     let retry = |e: sqlx::Error| Failed::Retry(db(OP)(e).to_string());
+    let retry_store = |e: StoreError| Failed::Retry(e.to_string());
     // Dropping `tx` on an error rolls everything back.
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(retry)?;
-    let mut duplicates = originals(&mut tx, batch).await?;
-    let plan = Plan::new(batch, &duplicates)?;
-    let mut heads = HashMap::with_capacity(plan.users.len());
-    if !plan.users.is_empty() {
+    // Users whose pending entries this transaction writes.
+    let mut written = HashSet::new();
+    let mut duplicates = originals(&mut tx, inbox, &mut written, batch).await?;
+    let members = group_members(&mut tx, batch, &duplicates).await?;
+    let plan = Plan::new(batch, &duplicates, &members, &written, log.last_pos)?;
+    materialize_pending(&mut tx, inbox, plan.rows.keys().copied(), &mut written)
+        .await
+        .map_err(retry_store)?;
+    let bases = pending_bases(&mut tx, inbox, &plan).await?;
+    let mut heads = HashMap::with_capacity(plan.rows.len());
+    if !plan.messages.starts.is_empty() {
         let rows = sqlx::query(WRITE)
             .bind(&plan.messages.bytes)
             .bind(plan.messages.starts()?)
@@ -108,6 +139,19 @@ pub(super) async fn commit(
             heads.insert(user, col::<i64>(&row, "head")?);
         }
     }
+    // Members with rows for this batch's group messages: theirs are
+    // written up to the batch's newest message of each group.
+    for (group, user, pos) in &plan.synced {
+        sqlx::query(
+            "UPDATE group_members SET synced_pos = ?3 WHERE group_id = ?1 AND user_id = ?2",
+        )
+        .bind(group)
+        .bind(user.to_string())
+        .bind(pos)
+        .execute(&mut *tx)
+        .await
+        .map_err(retry)?;
+    }
     for (i, append) in batch.iter().enumerate() {
         // A duplicate's delivery was queued with the original.
         if let (Some(out), false) = (&append.outbox, duplicates.contains_key(&i)) {
@@ -117,6 +161,13 @@ pub(super) async fn commit(
         }
     }
     tx.commit().await.map_err(|e| Failed::Commit(db(OP)(e)))?;
+    log.last_pos = plan.last_pos;
+    let pending: Vec<(UserId, u64)> = plan
+        .pending
+        .iter()
+        .map(|(user, n)| (*user, bases[user] + n))
+        .collect();
+    inbox.committed(&pending, &written);
 
     let mut out = Vec::with_capacity(batch.len());
     let mut entries = plan.seq_sources.into_iter();
@@ -125,14 +176,20 @@ pub(super) async fn commit(
             out.push(duplicate);
             continue;
         }
-        let mut seqs = Vec::with_capacity(append.recipients.len());
-        for (user, below_head) in entries.by_ref().take(plan.entry_counts[i]) {
-            let head = heads.get(&user).copied().ok_or_else(|| {
-                Failed::Commit(StoreError::Backend(format!(
-                    "{OP}: the batch wrote no inbox head for a recipient"
-                )))
-            })?;
-            seqs.push((user, InboxSeq(to_u64(head - below_head, "inbox seq")?)));
+        let mut seqs = Vec::with_capacity(plan.entry_counts[i]);
+        for source in entries.by_ref().take(plan.entry_counts[i]) {
+            let seq = match source {
+                SeqSource::Row { user, below_head } => {
+                    let head = heads.get(&user).copied().ok_or_else(|| {
+                        Failed::Commit(StoreError::Backend(format!(
+                            "{OP}: the batch wrote no inbox head for a recipient"
+                        )))
+                    })?;
+                    (user, to_u64(head - below_head, "inbox seq")?)
+                }
+                SeqSource::Pending { user, rank } => (user, bases[&user] + rank),
+            };
+            seqs.push((seq.0, InboxSeq(seq.1)));
         }
         out.push(Appended::New {
             message_id: append.id,
@@ -141,6 +198,80 @@ pub(super) async fn commit(
         });
     }
     Ok(out)
+}
+
+/// The members of every group the batch's new messages go to, in
+/// membership order.
+async fn group_members(
+    tx: &mut Transaction<'static, Sqlite>,
+    batch: &[&SealedAppend],
+    duplicates: &HashMap<usize, Appended>,
+) -> Result<HashMap<String, Vec<UserId>>, Failed> {
+    let mut groups: Vec<&str> = Vec::new();
+    for (i, append) in batch.iter().enumerate() {
+        if let (Some(group), false) = (&append.group, duplicates.contains_key(&i)) {
+            if !groups.contains(&group.as_str()) {
+                groups.push(group);
+            }
+        }
+    }
+    let mut members: HashMap<String, Vec<UserId>> = groups
+        .iter()
+        .map(|g| ((*g).to_owned(), Vec::new()))
+        .collect();
+    if groups.is_empty() {
+        return Ok(members);
+    }
+    let list = serde_json::to_string(&groups)
+        .map_err(|e| Failed::Retry(format!("encoding the batch: {e}")))?;
+    let rows = sqlx::query(MEMBERS)
+        .bind(list)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(|e| Failed::Retry(db(OP)(e).to_string()))?;
+    for row in rows {
+        let group: String = col(&row, "group_id")?;
+        let user: UserId = parse_stored(&col::<String>(&row, "user_id")?, "user id")?;
+        members.entry(group).or_default().push(user);
+    }
+    Ok(members)
+}
+
+/// Each user with pending entries in the batch: their head before it,
+/// pending if they have pending entries already, else stored.
+async fn pending_bases(
+    tx: &mut Transaction<'static, Sqlite>,
+    inbox: &GroupInbox,
+    plan: &Plan,
+) -> Result<HashMap<UserId, u64>, Failed> {
+    let mut bases = HashMap::with_capacity(plan.pending.len());
+    let mut stored = Vec::new();
+    for &user in plan.pending.keys() {
+        match inbox.pending_head(user) {
+            Some(head) => {
+                bases.insert(user, head);
+            }
+            None => {
+                bases.insert(user, 0);
+                stored.push(user.to_string());
+            }
+        }
+    }
+    if stored.is_empty() {
+        return Ok(bases);
+    }
+    let list = serde_json::to_string(&stored)
+        .map_err(|e| Failed::Retry(format!("encoding the batch: {e}")))?;
+    let rows = sqlx::query(HEADS)
+        .bind(list)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(|e| Failed::Retry(db(OP)(e).to_string()))?;
+    for row in rows {
+        let user: UserId = parse_stored(&col::<String>(&row, "user_id")?, "user id")?;
+        bases.insert(user, to_u64(col(&row, "head")?, "inbox head")?);
+    }
+    Ok(bases)
 }
 
 impl From<StoreError> for Failed {
@@ -152,9 +283,13 @@ impl From<StoreError> for Failed {
 }
 
 /// The batch's appends whose idempotency key was used before, as the
-/// outcome each gets.
+/// outcome each gets. A sender whose copy of the original is still pending
+/// has their pending entries written first (and added to `written`), so
+/// the copy has its seq.
 async fn originals(
     tx: &mut Transaction<'static, Sqlite>,
+    inbox: &GroupInbox,
+    written: &mut HashSet<UserId>,
     batch: &[&SealedAppend],
 ) -> Result<HashMap<usize, Appended>, Failed> {
     let mut positions = Vec::new();
@@ -172,22 +307,39 @@ async fn originals(
     if positions.is_empty() {
         return Ok(found);
     }
+    let retry = |e: sqlx::Error| Failed::Retry(db(OP)(e).to_string());
     let rows = sqlx::query(ORIGINALS)
         .bind(&lookups.bytes)
         .bind(lookups.starts()?)
         .fetch_all(&mut **tx)
         .await
-        .map_err(|e| Failed::Retry(db(OP)(e).to_string()))?;
+        .map_err(retry)?;
     for row in rows {
         let pos = usize::try_from(col::<i64>(&row, "pos")?)
             .ok()
             .and_then(|p| positions.get(p).copied())
             .ok_or_else(|| Failed::Retry("idempotency lookup out of range".into()))?;
-        let seq: Option<i64> = col(&row, "seq")?;
+        let mut seq: Option<i64> = col(&row, "seq")?;
+        let message_id: String = col(&row, "id")?;
+        let sender = batch[pos].sender;
+        if seq.is_none() && inbox.has_pending(sender) {
+            materialize_pending(tx, inbox, [sender], written)
+                .await
+                .map_err(|e| Failed::Retry(e.to_string()))?;
+            seq = sqlx::query_scalar(
+                "SELECT seq FROM inbox \
+                 WHERE message_id = ?1 AND user_id = ?2 AND kind = 'message'",
+            )
+            .bind(&message_id)
+            .bind(sender.to_string())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(retry)?;
+        }
         found.insert(
             pos,
             Appended::Duplicate {
-                message_id: parse_stored(&col::<String>(&row, "id")?, "message id")?,
+                message_id: parse_stored(&message_id, "message id")?,
                 sent_at: Timestamp(col(&row, "sent_at")?),
                 sender_seq: InboxSeq(seq.map_or(Ok(0), |s| to_u64(s, "inbox seq"))?),
             },
@@ -205,9 +357,9 @@ async fn originals(
 ///
 /// Layouts (field widths in bytes):
 /// - message: id (36), sender (36), `u` and the recipient or `g` and the
-///   group (1 + 36), sent_at (20), the lengths of the idempotency key, the
-///   text and the payload (10 each; -1 for NULL), then those three as they
-///   are;
+///   group (1 + 36), sent_at (20), position (20, the rowid), the lengths of
+///   the idempotency key, the text and the payload (10 each; -1 for NULL),
+///   then those three as they are;
 /// - head: user (36), the number of entries the batch gives the user (20);
 /// - entry: user (36), message id (36), distance below the new head (20),
 ///   at (20) (a `message` entry stores no actor: see
@@ -226,7 +378,7 @@ struct Records {
 /// Characters of a hyphenated UUID.
 const ID_LEN: usize = 36;
 /// Bytes of a message record before its key, text and payload.
-const MESSAGE_FIXED: usize = 2 * ID_LEN + 1 + ID_LEN + 20 + 3 * 10;
+const MESSAGE_FIXED: usize = 2 * ID_LEN + 1 + ID_LEN + 2 * 20 + 3 * 10;
 /// Bytes of an entry record.
 const ENTRY_LEN: usize = 2 * ID_LEN + 2 * 20;
 
@@ -288,60 +440,115 @@ impl Records {
     }
 }
 
+/// Where an entry's seq comes from.
+enum SeqSource {
+    /// A row: this far below the user's new stored head.
+    Row { user: UserId, below_head: i64 },
+    /// A pending entry: the user's `rank`-th in the batch, after their head.
+    Pending { user: UserId, rank: u64 },
+}
+
 /// What the write statement binds, and how to read the seqs back.
 struct Plan {
     messages: Records,
     heads: Records,
     entries: Records,
-    /// Per entry, in order: its user and distance below the new head.
-    seq_sources: Vec<(UserId, i64)>,
+    /// Per entry, in order.
+    seq_sources: Vec<SeqSource>,
     /// Entries per append (0 for duplicates).
     entry_counts: Vec<usize>,
-    /// Entries per user in this batch.
-    users: HashMap<UserId, i64>,
+    /// Row entries per user in this batch.
+    rows: HashMap<UserId, i64>,
+    /// Pending entries per user in this batch.
+    pending: HashMap<UserId, u64>,
+    /// (group, member, position) for members given rows for the group's
+    /// messages: the batch's newest position in that group.
+    synced: Vec<(String, UserId, i64)>,
+    /// The newest position the batch gives a message.
+    last_pos: i64,
 }
 
 impl Plan {
-    fn new(batch: &[&SealedAppend], duplicates: &HashMap<usize, Appended>) -> Result<Plan, Failed> {
-        let mut users: HashMap<UserId, i64> = HashMap::new();
-        // Per entry: its user and its rank among that user's entries.
+    /// `written`: users whose pending entries are already written in this
+    /// transaction; like every recipient of a 1:1 message, they get rows.
+    fn new(
+        batch: &[&SealedAppend],
+        duplicates: &HashMap<usize, Appended>,
+        members: &HashMap<String, Vec<UserId>>,
+        written: &HashSet<UserId>,
+        last_pos: i64,
+    ) -> Result<Plan, Failed> {
+        let mut row_users: HashSet<UserId> = written.clone();
+        for (i, append) in batch.iter().enumerate() {
+            if append.group.is_none() && !duplicates.contains_key(&i) {
+                row_users.extend(append.recipients.iter().copied());
+            }
+        }
+        let mut rows: HashMap<UserId, i64> = HashMap::new();
+        let mut pending: HashMap<UserId, u64> = HashMap::new();
+        let mut synced: HashMap<(&str, UserId), i64> = HashMap::new();
+        // Per entry: its user, its rank among that user's entries of its
+        // kind, whether it is a row, and its append.
         let mut ranked = Vec::new();
         let mut entry_counts = Vec::with_capacity(batch.len());
         let mut messages = Records::with_capacity(batch.len(), batch.len() * 512);
+        let mut pos = last_pos;
         for (i, append) in batch.iter().enumerate() {
             if duplicates.contains_key(&i) {
                 entry_counts.push(0);
                 continue;
             }
-            message_record(&mut messages, append)?;
-            let mut seen = HashSet::with_capacity(append.recipients.len());
+            pos += 1;
+            message_record(&mut messages, append, pos)?;
+            let recipients: &[UserId] = match &append.group {
+                Some(group) => members.get(group).map_or(&[], Vec::as_slice),
+                None => &append.recipients,
+            };
+            let mut seen = HashSet::with_capacity(recipients.len());
             let before = ranked.len();
-            for &user in &append.recipients {
-                if seen.insert(user) {
-                    let count = users.entry(user).or_default();
+            for &user in recipients {
+                if !seen.insert(user) {
+                    continue;
+                }
+                if row_users.contains(&user) {
+                    let count = rows.entry(user).or_default();
                     *count += 1;
-                    ranked.push((user, *count, i));
+                    ranked.push((user, *count, true, i));
+                    if let Some(group) = &append.group {
+                        synced.insert((group.as_str(), user), pos);
+                    }
+                } else {
+                    let count = pending.entry(user).or_default();
+                    *count += 1;
+                    ranked.push((user, *count as i64, false, i));
                 }
             }
             entry_counts.push(ranked.len() - before);
         }
-        let mut heads = Records::with_capacity(users.len(), users.len() * (ID_LEN + 20));
-        for (user, n) in &users {
+        let mut heads = Records::with_capacity(rows.len(), rows.len() * (ID_LEN + 20));
+        for (user, n) in &rows {
             heads.begin();
             heads.id(user.0);
             heads.int(*n, 20)?;
         }
         let mut entries = Records::with_capacity(ranked.len(), ranked.len() * ENTRY_LEN);
         let mut seq_sources = Vec::with_capacity(ranked.len());
-        for (user, rank, i) in ranked {
-            let below_head = users[&user] - rank;
+        for (user, rank, row, i) in ranked {
+            if !row {
+                seq_sources.push(SeqSource::Pending {
+                    user,
+                    rank: rank as u64,
+                });
+                continue;
+            }
+            let below_head = rows[&user] - rank;
             let append = batch[i];
             entries.begin();
             entries.id(user.0);
             entries.id(append.id.0);
             entries.int(below_head, 20)?;
             entries.int(append.sent_at.millis(), 20)?;
-            seq_sources.push((user, below_head));
+            seq_sources.push(SeqSource::Row { user, below_head });
         }
         Ok(Plan {
             messages,
@@ -349,12 +556,18 @@ impl Plan {
             entries,
             seq_sources,
             entry_counts,
-            users,
+            rows,
+            pending,
+            synced: synced
+                .into_iter()
+                .map(|((group, user), pos)| (group.to_owned(), user, pos))
+                .collect(),
+            last_pos: pos,
         })
     }
 }
 
-fn message_record(records: &mut Records, append: &SealedAppend) -> Result<(), Failed> {
+fn message_record(records: &mut Records, append: &SealedAppend, pos: i64) -> Result<(), Failed> {
     records.begin();
     let start = records.bytes.len();
     records.id(append.id.0);
@@ -367,6 +580,7 @@ fn message_record(records: &mut Records, append: &SealedAppend) -> Result<(), Fa
     records.bytes.push(kind);
     records.id_text(conversation)?;
     records.int(append.sent_at.millis(), 20)?;
+    records.int(pos, 20)?;
     let key = append.idempotency_key.as_deref().map(str::as_bytes);
     let fields = [key, append.text.as_deref(), append.payload.as_deref()];
     for field in fields {
@@ -434,6 +648,15 @@ mod tests {
         store.close().await;
     }
 
+    /// One batch through the commit task's path, holding its lock.
+    async fn commit_now(
+        store: &SqliteStore,
+        batch: &[&SealedAppend],
+    ) -> Result<Vec<Appended>, Failed> {
+        let mut log = store.group_inbox.lock().await;
+        commit(&store.writer, &store.group_inbox, &mut log, batch).await
+    }
+
     async fn open() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let store = SqliteStore::open(&dir.path().join("o.db"), SqliteOptions::default())
@@ -492,15 +715,35 @@ mod tests {
             user(&store, "carol").await,
         );
         // An earlier entry, so heads do not start at zero.
-        let first = commit(&store.writer, &[&direct(a, c, &[a, c])])
+        let first = commit_now(&store, &[&direct(a, c, &[a, c])])
             .await
             .ok()
             .expect("first batch");
         assert_eq!(seqs(&first[0]), vec![(a, 1), (c, 1)]);
 
-        let mut group = direct(c, a, &[c, a, b, b]);
+        // A group message reaches the members as stored (c, a, b), whatever
+        // its recipients say; c gets no 1:1 message in the batch, so c's
+        // entry is pending (no row until c's inbox is read).
+        let gid = oriole_core::domain::GroupId::generate();
+        store
+            .create_group(
+                oriole_core::store::GroupRecord {
+                    id: gid,
+                    name: oriole_core::domain::GroupName::parse("g").expect("name"),
+                    history_visible: false,
+                    created_at: Timestamp(1),
+                },
+                &[
+                    (c, oriole_proto::GroupRole::Owner),
+                    (a, oriole_proto::GroupRole::Member),
+                    (b, oriole_proto::GroupRole::Member),
+                ],
+            )
+            .await
+            .expect("group");
+        let mut group = direct(c, a, &[c]);
         group.recipient = None;
-        group.group = Some(oriole_core::domain::GroupId::generate().to_string());
+        group.group = Some(gid.to_string());
         let batch = [
             direct(a, b, &[a, b]),
             direct(b, a, &[b, a]),
@@ -508,11 +751,20 @@ mod tests {
             direct(a, b, &[a, b, b]),
         ];
         let refs: Vec<&SealedAppend> = batch.iter().collect();
-        let out = commit(&store.writer, &refs).await.ok().expect("batch");
+        let out = commit_now(&store, &refs).await.ok().expect("batch");
         assert_eq!(seqs(&out[0]), vec![(a, 2), (b, 1)]);
         assert_eq!(seqs(&out[1]), vec![(b, 2), (a, 3)]);
         assert_eq!(seqs(&out[2]), vec![(c, 2), (a, 4), (b, 3)]);
         assert_eq!(seqs(&out[3]), vec![(a, 5), (b, 4)]);
+        let no_rows = |user: UserId| {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM inbox WHERE user_id = ?1")
+                .bind(user.to_string())
+                .fetch_one(&store.writer)
+        };
+        assert_eq!(no_rows(c).await.expect("count"), 1, "c's entry is pending");
+        assert_eq!(store.group_inbox.pending_head(c), Some(2));
+        store.settle(c).await.expect("settle");
+        assert_eq!(store.group_inbox.pending_head(c), None);
 
         for (user, expected) in [
             (
@@ -573,7 +825,7 @@ mod tests {
         let mut bare = direct(b, a, &[b, a]);
         bare.text = None;
         bare.idempotency_key = Some("plain".into());
-        let out = commit(&store.writer, &[&odd, &bare])
+        let out = commit_now(&store, &[&odd, &bare])
             .await
             .ok()
             .expect("batch");
@@ -606,7 +858,7 @@ mod tests {
         let mut again = direct(a, b, &[a, b]);
         again.idempotency_key = odd.idempotency_key.clone();
         let fresh = direct(a, b, &[a, b]);
-        let out = commit(&store.writer, &[&again, &fresh])
+        let out = commit_now(&store, &[&again, &fresh])
             .await
             .ok()
             .expect("retry");

@@ -1,0 +1,227 @@
+//! A group message is written once, not once per member.
+//!
+//! Writing one inbox row per member cost the writer a B-tree insert in two
+//! trees and at least one 4 KiB page per member per commit: 86% of the
+//! server's time for groups of 100 (docs/benchmarks.md, fifth pass). Now a
+//! group message is one `messages` row whose rowid is its **position** in
+//! one log of all messages, assigned in commit order. A member's entry for
+//! it is *pending*: it has its seq (handed to the fan-out at commit, as
+//! before) but no row yet. The rows are written later, in bulk, by
+//! [`materialize`], before anything needs them:
+//!
+//! - anything that reads a user's inbox (sync, export, counts, holds);
+//! - anything that appends a row to it (a 1:1 message, a receipt, a
+//!   recall), so that row takes the seq after the pending ones;
+//! - a member leaving, a group deleted, an account erased, retention
+//!   deleting messages: anything after which the pending entries could no
+//!   longer be derived;
+//! - opening the store (so a crash loses nothing that was acknowledged).
+//!
+//! The seqs are deterministic, which is what makes this safe: a member's
+//! pending entries are the messages of their groups with a position above
+//! their membership's `synced_pos`, in position order, numbered on from
+//! the seq in `inbox_heads`. The commit task hands out exactly those seqs
+//! (it numbers each member's entries in position order from the same
+//! head), and `materialize` writes exactly those rows. Every transaction
+//! that assigns positions or seqs, changes a membership or deletes messages
+//! holds [`GroupInbox::lock`] until its commit is reflected in the pending
+//! heads, so no two of them see different heads.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use oriole_core::domain::UserId;
+use oriole_core::store::{StoreError, StoreResult};
+use sqlx::SqliteConnection;
+use tokio::sync::MutexGuard;
+
+use crate::error::{db, parse_stored, to_u64};
+
+/// What only the holder of [`GroupInbox::lock`] may change.
+#[derive(Debug)]
+pub(crate) struct LogState {
+    /// The newest position given to a committed message.
+    pub last_pos: i64,
+}
+
+/// The pending group entries of every user, in memory.
+#[derive(Debug)]
+pub(crate) struct GroupInbox {
+    lock: tokio::sync::Mutex<LogState>,
+    /// Users with pending entries, and their inbox head counting them.
+    /// A user not here has none: their head is `inbox_heads.head`.
+    pending: Mutex<HashMap<UserId, u64>>,
+}
+
+impl GroupInbox {
+    /// Opening the store: write every pending entry left by the last run
+    /// (one transaction per user), and start positions after the newest
+    /// one used, by a message or by a membership's `synced_pos` (messages
+    /// deleted by retention must not have their positions reused).
+    pub(crate) async fn recover(conn: &mut SqliteConnection) -> StoreResult<GroupInbox> {
+        const OP: &str = "recover group entries";
+        let users: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT gm.user_id FROM group_members AS gm \
+             WHERE EXISTS (SELECT 1 FROM messages AS m \
+                           WHERE m.group_id = gm.group_id AND m.rowid > gm.synced_pos)",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db(OP))?;
+        let mut written = 0;
+        for user in &users {
+            let user: UserId = parse_stored(user, "user id")?;
+            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(db(OP))?;
+            written += materialize(&mut tx, user).await?;
+            tx.commit().await.map_err(db(OP))?;
+        }
+        if written > 0 {
+            tracing::info!(
+                users = users.len(),
+                entries = written,
+                "group entries written"
+            );
+        }
+        let last_pos: i64 = sqlx::query_scalar(
+            "SELECT max(coalesce((SELECT max(rowid) FROM messages), 0), \
+                        coalesce((SELECT max(synced_pos) FROM group_members), 0))",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db(OP))?;
+        Ok(GroupInbox {
+            lock: tokio::sync::Mutex::new(LogState { last_pos }),
+            pending: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Exclusive right to assign positions and seqs; take it before the
+    /// writer connection, never while holding it.
+    pub(crate) async fn lock(&self) -> MutexGuard<'_, LogState> {
+        self.lock.lock().await
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, u64>> {
+        // A panic while holding this plain map leaves it consistent.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The user's head counting pending entries, if they have any.
+    pub(crate) fn pending_head(&self, user: UserId) -> Option<u64> {
+        self.pending().get(&user).copied()
+    }
+
+    pub(crate) fn has_pending(&self, user: UserId) -> bool {
+        self.pending().contains_key(&user)
+    }
+
+    /// Every user with pending entries.
+    pub(crate) fn pending_users(&self) -> Vec<UserId> {
+        self.pending().keys().copied().collect()
+    }
+
+    /// After a commit, under the lock: `heads` gained pending entries,
+    /// `written` have none left.
+    pub(crate) fn committed(&self, heads: &[(UserId, u64)], written: &HashSet<UserId>) {
+        let mut pending = self.pending();
+        for user in written {
+            pending.remove(user);
+        }
+        for &(user, head) in heads {
+            pending.insert(user, head);
+        }
+    }
+}
+
+/// ?1: the user, ?2: their stored head. Their memberships by user, each
+/// group's messages above the membership's position by index.
+pub(crate) const WRITE_PENDING: &str = "\
+    INSERT INTO inbox (user_id, seq, kind, message_id, actor_id, receipt_kind, at) \
+    SELECT ?1, ?2 + row_number() OVER (ORDER BY m.rowid), 'message', m.id, NULL, NULL, \
+           m.sent_at \
+    FROM group_members AS gm \
+    JOIN messages AS m ON m.group_id = gm.group_id AND m.rowid > gm.synced_pos \
+    WHERE gm.user_id = ?1 \
+    ORDER BY m.rowid";
+
+/// Write `user`'s pending group entries as inbox rows, in position order
+/// after their stored head, and mark their memberships written up to each
+/// group's newest message. Returns how many rows it wrote. Runs inside the
+/// caller's write transaction, under [`GroupInbox::lock`].
+pub(crate) async fn materialize(conn: &mut SqliteConnection, user: UserId) -> StoreResult<u64> {
+    const OP: &str = "write group entries";
+    let id = user.to_string();
+    let head: i64 =
+        sqlx::query_scalar("SELECT coalesce((SELECT head FROM inbox_heads WHERE user_id = ?1), 0)")
+            .bind(&id)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db(OP))?;
+    let written = sqlx::query(WRITE_PENDING)
+        .bind(&id)
+        .bind(head)
+        .execute(&mut *conn)
+        .await
+        .map_err(db(OP))?
+        .rows_affected();
+    if written == 0 {
+        return Ok(0);
+    }
+    let n = i64::try_from(written)
+        .map_err(|_| StoreError::Backend(format!("{OP}: too many entries")))?;
+    sqlx::query(
+        "INSERT INTO inbox_heads (user_id, head) VALUES (?1, ?2) \
+         ON CONFLICT (user_id) DO UPDATE SET head = excluded.head",
+    )
+    .bind(&id)
+    .bind(head + n)
+    .execute(&mut *conn)
+    .await
+    .map_err(db(OP))?;
+    sqlx::query(
+        "UPDATE group_members AS gm \
+         SET synced_pos = (SELECT max(m.rowid) FROM messages AS m WHERE m.group_id = gm.group_id) \
+         WHERE gm.user_id = ?1 \
+           AND EXISTS (SELECT 1 FROM messages AS m \
+                       WHERE m.group_id = gm.group_id AND m.rowid > gm.synced_pos)",
+    )
+    .bind(&id)
+    .execute(&mut *conn)
+    .await
+    .map_err(db(OP))?;
+    to_u64(n, "entries written")
+}
+
+/// [`materialize`] for each of `users` that has pending entries; the ones
+/// written are added to `written` (for [`GroupInbox::committed`]).
+pub(crate) async fn materialize_pending(
+    conn: &mut SqliteConnection,
+    inbox: &GroupInbox,
+    users: impl IntoIterator<Item = UserId>,
+    written: &mut HashSet<UserId>,
+) -> StoreResult<()> {
+    for user in users {
+        if inbox.has_pending(user) && !written.contains(&user) {
+            materialize(&mut *conn, user).await?;
+            written.insert(user);
+        }
+    }
+    Ok(())
+}
+
+impl crate::SqliteStore {
+    /// Before reading `user`'s inbox rows: write their pending entries.
+    pub(crate) async fn settle(&self, user: UserId) -> StoreResult<()> {
+        if !self.group_inbox.has_pending(user) {
+            return Ok(());
+        }
+        const OP: &str = "write group entries";
+        let _log = self.group_inbox.lock().await;
+        let mut tx = self.begin_write(OP).await?;
+        let mut written = HashSet::new();
+        materialize_pending(&mut tx, &self.group_inbox, [user], &mut written).await?;
+        tx.commit().await.map_err(db(OP))?;
+        self.group_inbox.committed(&[], &written);
+        Ok(())
+    }
+}
