@@ -15,7 +15,10 @@
 //!
 //! Prints, per message: CPU time of the whole process (user and system,
 //! from `/proc/self/stat`), bytes and write calls (`/proc/self/io`: the WAL
-//! frames and checkpoints), and the transactions taken.
+//! frames and checkpoints), and the transactions taken. Then how long
+//! opening the store again takes, how long one member's first inbox page
+//! then takes (it writes that member's pending rows first), and how many
+//! inbox rows the two wrote (see `src/group_inbox.rs`).
 //!
 //! ```text
 //! cargo run --release -p oriole-store-sqlite --example writer_batches -- \
@@ -212,6 +215,25 @@ async fn run(shape: String, batches: u64, per_batch: u64, page_size: u64) {
         .expect("page size");
     store.close().await;
 
+    // Opening again writes the inbox rows still pending (in W3, every
+    // member's but the sender's: nothing read their inboxes).
+    let rows_before = inbox_rows(&path).await;
+    let start = Instant::now();
+    let store = SqliteStore::open(&path, SqliteOptions::default())
+        .await
+        .expect("reopen");
+    let reopen = start.elapsed();
+    // The first page of one member's inbox: their pending rows are written
+    // first, all of them.
+    let start = Instant::now();
+    let first_page = store
+        .inbox_after(ids[1], oriole_core::domain::InboxSeq(0), 500)
+        .await
+        .expect("first read");
+    let first_read = start.elapsed();
+    store.close().await;
+    let written_on_open = inbox_rows(&path).await - rows_before;
+
     let messages = (batches * per_batch) as f64;
     let tick_us = 10_000.0; // USER_HZ is 100 on Linux
     println!(
@@ -228,4 +250,24 @@ async fn run(shape: String, batches: u64, per_batch: u64, page_size: u64) {
         (after.wchar - before.wchar) as f64 / messages,
         (after.syscw - before.syscw) as f64 / messages,
     );
+    println!(
+        "reopen: {:.1} ms; then one member's first page ({} events): {:.1} ms; \
+         inbox rows written by both: {written_on_open}",
+        reopen.as_secs_f64() * 1000.0,
+        first_page.len(),
+        first_read.as_secs_f64() * 1000.0
+    );
+}
+
+async fn inbox_rows(path: &Path) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM inbox")
+        .fetch_one(
+            &mut sqlx::SqliteConnection::connect_with(
+                &sqlx::sqlite::SqliteConnectOptions::new().filename(path),
+            )
+            .await
+            .expect("connect"),
+        )
+        .await
+        .expect("inbox rows")
 }

@@ -14,8 +14,11 @@
 //!   recall), so that row takes the seq after the pending ones;
 //! - a member leaving, a group deleted, an account erased, retention
 //!   deleting messages: anything after which the pending entries could no
-//!   longer be derived;
-//! - opening the store (so a crash loses nothing that was acknowledged).
+//!   longer be derived.
+//!
+//! Opening the store writes none: it counts each user's pending entries to
+//! know their head ([`GroupInbox::recover`]), so a crash loses nothing that
+//! was acknowledged and a restart does not pay for the rows.
 //!
 //! The seqs are deterministic, which is what makes this safe: a member's
 //! pending entries are the messages of their groups with a position above
@@ -54,33 +57,26 @@ pub(crate) struct GroupInbox {
 }
 
 impl GroupInbox {
-    /// Opening the store: write every pending entry left by the last run
-    /// (one transaction per user), and start positions after the newest
-    /// one used, by a message or by a membership's `synced_pos` (messages
-    /// deleted by retention must not have their positions reused).
+    /// Opening the store: count the pending entries the last run left
+    /// (their rows are written when first needed, as during a run), and
+    /// start positions after the newest one used, by a message or by a
+    /// membership's `synced_pos` (messages deleted by retention must not
+    /// have their positions reused). Counting walks the same index range
+    /// the rows would be written from, without writing: a million pending
+    /// entries took 24 s to write at open and take a count to find.
     pub(crate) async fn recover(conn: &mut SqliteConnection) -> StoreResult<GroupInbox> {
-        const OP: &str = "recover group entries";
-        let users: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT gm.user_id FROM group_members AS gm \
-             WHERE EXISTS (SELECT 1 FROM messages AS m \
-                           WHERE m.group_id = gm.group_id AND m.rowid > gm.synced_pos)",
-        )
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db(OP))?;
-        let mut written = 0;
-        for user in &users {
-            let user: UserId = parse_stored(user, "user id")?;
-            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(db(OP))?;
-            written += materialize(&mut tx, user).await?;
-            tx.commit().await.map_err(db(OP))?;
+        const OP: &str = "count pending group entries";
+        let rows: Vec<(String, i64)> = sqlx::query_as(PENDING_HEADS)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db(OP))?;
+        let mut pending = HashMap::with_capacity(rows.len());
+        for (user, head) in rows {
+            let user: UserId = parse_stored(&user, "user id")?;
+            pending.insert(user, to_u64(head, "inbox head")?);
         }
-        if written > 0 {
-            tracing::info!(
-                users = users.len(),
-                entries = written,
-                "group entries written"
-            );
+        if !pending.is_empty() {
+            tracing::info!(users = pending.len(), "users with pending group entries");
         }
         let last_pos: i64 = sqlx::query_scalar(
             "SELECT max(coalesce((SELECT max(rowid) FROM messages), 0), \
@@ -91,7 +87,7 @@ impl GroupInbox {
         .map_err(db(OP))?;
         Ok(GroupInbox {
             lock: tokio::sync::Mutex::new(LogState { last_pos }),
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(pending),
         })
     }
 
@@ -132,6 +128,15 @@ impl GroupInbox {
         }
     }
 }
+
+/// Every user with pending entries, and their head counting them.
+pub(crate) const PENDING_HEADS: &str = "\
+    SELECT gm.user_id, \
+           coalesce((SELECT h.head FROM inbox_heads AS h WHERE h.user_id = gm.user_id), 0) \
+             + count(*) AS head \
+    FROM group_members AS gm \
+    JOIN messages AS m ON m.group_id = gm.group_id AND m.rowid > gm.synced_pos \
+    GROUP BY gm.user_id";
 
 /// ?1: the user, ?2: their stored head. Their memberships by user, each
 /// group's messages above the membership's position by index.
