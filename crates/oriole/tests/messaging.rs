@@ -507,3 +507,77 @@ async fn devices_record_model_os_and_ip_and_logout_ends_the_session() {
         .with_token(c.token().unwrap_or("none").to_owned());
     assert!(stale.me().await.is_err());
 }
+
+/// Group messages are stored once and their members' inbox rows are
+/// written later (the store's pending entries): what a member received
+/// live, with its seqs, must be exactly what they sync after a kill -9,
+/// interleaved with a 1:1 message, and new events continue the seqs.
+#[tokio::test]
+async fn group_events_received_live_keep_their_seqs_across_a_kill_9() {
+    let mut server = TestServer::start().await;
+    let alice = user(&server, "alice").await;
+    let bob = user(&server, "bob").await;
+    let carol = user(&server, "carol").await;
+    let (alice_token, bob_token) = (
+        alice.token().expect("token").to_owned(),
+        bob.token().expect("token").to_owned(),
+    );
+    let gid = alice
+        .create_group(CreateGroup {
+            name: "crew".into(),
+            members: vec!["bob".into(), "carol".into()],
+            history_visible: false,
+        })
+        .await
+        .expect("create")
+        .group_id;
+
+    let mut live = bob.connect(0).await.expect("connect");
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        let text = format!("g{i}");
+        if i % 7 == 3 {
+            // A 1:1 message among the group's: its row takes the seq after
+            // the pending group entries before it.
+            alice.send(text_to("bob", &text, None)).await.expect("send");
+        } else {
+            let from = if i % 2 == 0 { &alice } else { &carol };
+            from.send_group_text(&gid, &text).await.expect("send");
+        }
+        sent.push(text);
+    }
+    let mut received = Vec::new();
+    for _ in 0..sent.len() {
+        let ev = live.next_event().await.expect("open").expect("event");
+        received.push((ev.seq, ev.id.clone(), ev.text.clone().unwrap_or_default()));
+    }
+    drop(live);
+    let seqs: Vec<u64> = received.iter().map(|r| r.0).collect();
+    assert_eq!(seqs, (1..=20).collect::<Vec<u64>>(), "gap-free, in order");
+    let texts_live: Vec<String> = received.iter().map(|r| r.2.clone()).collect();
+    assert_eq!(texts_live, sent);
+
+    server.kill9().await;
+    server.restart().await;
+    let bob = server.client().with_token(bob_token);
+    let synced: Vec<(u64, String, String)> = bob
+        .sync_all(0)
+        .await
+        .expect("sync after kill")
+        .into_iter()
+        .map(|e| (e.seq, e.id, e.text.unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        synced, received,
+        "what was delivered live is what is stored"
+    );
+
+    let alice = server.client().with_token(alice_token);
+    alice
+        .send_group_text(&gid, "after")
+        .await
+        .expect("send after kill");
+    let mut live = bob.connect(20).await.expect("reconnect");
+    let ev = live.next_event().await.expect("open").expect("event");
+    assert_eq!((ev.seq, ev.text.as_deref()), (21, Some("after")));
+}
