@@ -40,6 +40,10 @@ use tokio::sync::MutexGuard;
 
 use crate::error::{db, parse_stored, to_u64};
 
+/// Pending entries a read writes per group per transaction at most
+/// (see [`crate::SqliteStore::settle`]).
+const SETTLE_CHUNK: u32 = 2000;
+
 /// What only the holder of [`GroupInbox::lock`] may change.
 #[derive(Debug)]
 pub(crate) struct LogState {
@@ -138,7 +142,7 @@ pub(crate) const PENDING_HEADS: &str = "\
     JOIN messages AS m ON m.group_id = gm.group_id AND m.rowid > gm.synced_pos \
     GROUP BY gm.user_id";
 
-/// ?1: the user, ?2: their stored head. Their memberships by user, each
+/// ?1: the user, ?2: their stored head, ?3: positions below this only. Their memberships by user, each
 /// group's messages above the membership's position by index.
 pub(crate) const WRITE_PENDING: &str = "\
     INSERT INTO inbox (user_id, seq, kind, message_id, actor_id, receipt_kind, at) \
@@ -146,14 +150,53 @@ pub(crate) const WRITE_PENDING: &str = "\
            m.sent_at \
     FROM group_members AS gm \
     JOIN messages AS m ON m.group_id = gm.group_id AND m.rowid > gm.synced_pos \
-    WHERE gm.user_id = ?1 \
+    WHERE gm.user_id = ?1 AND m.rowid < ?3 \
     ORDER BY m.rowid";
+
+/// Where a chunk of at most `?2` pending entries per group of user `?1`
+/// ends: the lowest, over their groups, of the position of the group's
+/// (`?2` + 1)-th pending message (NULL when no group has that many). Each
+/// group's is found in its own index order, without sorting the rest.
+pub(crate) const CHUNK_END: &str = "\
+    SELECT min((SELECT m.rowid FROM messages AS m \
+                WHERE m.group_id = gm.group_id AND m.rowid > gm.synced_pos \
+                ORDER BY m.rowid LIMIT 1 OFFSET ?2)) \
+    FROM group_members AS gm WHERE gm.user_id = ?1";
 
 /// Write `user`'s pending group entries as inbox rows, in position order
 /// after their stored head, and mark their memberships written up to each
 /// group's newest message. Returns how many rows it wrote. Runs inside the
 /// caller's write transaction, under [`GroupInbox::lock`].
 pub(crate) async fn materialize(conn: &mut SqliteConnection, user: UserId) -> StoreResult<u64> {
+    materialize_below(conn, user, None).await
+}
+
+/// One chunk of [`materialize`]: at most `per_group` entries of each of
+/// the user's groups, a prefix of their pending entries in position order.
+/// Returns whether none are left. A large backlog written in one
+/// transaction would hold the writer, and every send behind it, for as
+/// long as it takes.
+pub(crate) async fn materialize_chunk(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    per_group: u32,
+) -> StoreResult<bool> {
+    let end: Option<i64> = sqlx::query_scalar(CHUNK_END)
+        .bind(user.to_string())
+        .bind(i64::from(per_group))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db("write group entries"))?;
+    materialize_below(conn, user, end).await?;
+    Ok(end.is_none())
+}
+
+/// The pending entries below position `end` (all of them when `None`).
+async fn materialize_below(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    end: Option<i64>,
+) -> StoreResult<u64> {
     const OP: &str = "write group entries";
     let id = user.to_string();
     let head: i64 =
@@ -165,6 +208,7 @@ pub(crate) async fn materialize(conn: &mut SqliteConnection, user: UserId) -> St
     let written = sqlx::query(WRITE_PENDING)
         .bind(&id)
         .bind(head)
+        .bind(end.unwrap_or(i64::MAX))
         .execute(&mut *conn)
         .await
         .map_err(db(OP))?
@@ -183,17 +227,25 @@ pub(crate) async fn materialize(conn: &mut SqliteConnection, user: UserId) -> St
     .execute(&mut *conn)
     .await
     .map_err(db(OP))?;
-    sqlx::query(
-        "UPDATE group_members AS gm \
-         SET synced_pos = (SELECT max(m.rowid) FROM messages AS m WHERE m.group_id = gm.group_id) \
-         WHERE gm.user_id = ?1 \
-           AND EXISTS (SELECT 1 FROM messages AS m \
-                       WHERE m.group_id = gm.group_id AND m.rowid > gm.synced_pos)",
-    )
-    .bind(&id)
-    .execute(&mut *conn)
-    .await
-    .map_err(db(OP))?;
+    let synced = match end {
+        None => sqlx::query(
+            "UPDATE group_members AS gm \
+             SET synced_pos = (SELECT max(m.rowid) FROM messages AS m \
+                               WHERE m.group_id = gm.group_id) \
+             WHERE gm.user_id = ?1 \
+               AND EXISTS (SELECT 1 FROM messages AS m \
+                           WHERE m.group_id = gm.group_id AND m.rowid > gm.synced_pos)",
+        )
+        .bind(&id),
+        // Every pending position below `end` is written, whatever group.
+        Some(end) => sqlx::query(
+            "UPDATE group_members SET synced_pos = ?2 - 1 \
+             WHERE user_id = ?1 AND synced_pos < ?2 - 1",
+        )
+        .bind(&id)
+        .bind(end),
+    };
+    synced.execute(&mut *conn).await.map_err(db(OP))?;
     to_u64(n, "entries written")
 }
 
@@ -215,18 +267,183 @@ pub(crate) async fn materialize_pending(
 }
 
 impl crate::SqliteStore {
-    /// Before reading `user`'s inbox rows: write their pending entries.
+    /// Before reading `user`'s inbox rows: write their pending entries, in
+    /// chunks of [`SETTLE_CHUNK`] per group, each in its own transaction,
+    /// so sends are committed between chunks.
     pub(crate) async fn settle(&self, user: UserId) -> StoreResult<()> {
-        if !self.group_inbox.has_pending(user) {
-            return Ok(());
-        }
+        self.settle_in_chunks(user, SETTLE_CHUNK).await
+    }
+
+    pub(crate) async fn settle_in_chunks(&self, user: UserId, per_group: u32) -> StoreResult<()> {
         const OP: &str = "write group entries";
-        let _log = self.group_inbox.lock().await;
-        let mut tx = self.begin_write(OP).await?;
-        let mut written = HashSet::new();
-        materialize_pending(&mut tx, &self.group_inbox, [user], &mut written).await?;
-        tx.commit().await.map_err(db(OP))?;
-        self.group_inbox.committed(&[], &written);
+        while self.group_inbox.has_pending(user) {
+            let _log = self.group_inbox.lock().await;
+            if !self.group_inbox.has_pending(user) {
+                break;
+            }
+            let mut tx = self.begin_write(OP).await?;
+            let done = materialize_chunk(&mut tx, user, per_group).await?;
+            tx.commit().await.map_err(db(OP))?;
+            if done {
+                // The user's head stays what it was: only rows were written.
+                self.group_inbox.committed(&[], &HashSet::from([user]));
+            }
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use oriole_core::domain::{GroupId, GroupName, MessageBody, MessageId, Timestamp, Username};
+    use oriole_core::store::{Appended, Conversation, GroupRecord, NewMessage, NewUser, Store};
+    use oriole_crypto::PasswordHashString;
+    use oriole_proto::GroupRole;
+
+    use super::*;
+    use crate::{SqliteOptions, SqliteStore};
+
+    async fn user(store: &SqliteStore, name: &str) -> UserId {
+        let id = UserId::generate();
+        store
+            .create_user(NewUser {
+                id,
+                username: Username::parse(name).expect("name"),
+                password_hash: PasswordHashString::from_stored("$argon2id$x".into()),
+                phone: None,
+                email: None,
+                created_at: Timestamp(1),
+            })
+            .await
+            .expect("user");
+        id
+    }
+
+    async fn group(store: &SqliteStore, members: &[UserId]) -> GroupId {
+        let id = GroupId::generate();
+        let roles: Vec<(UserId, GroupRole)> = members
+            .iter()
+            .enumerate()
+            .map(|(i, &u)| {
+                (
+                    u,
+                    if i == 0 {
+                        GroupRole::Owner
+                    } else {
+                        GroupRole::Member
+                    },
+                )
+            })
+            .collect();
+        let record = GroupRecord {
+            id,
+            name: GroupName::parse("g").expect("name"),
+            history_visible: false,
+            created_at: Timestamp(1),
+        };
+        store.create_group(record, &roles).await.expect("group");
+        id
+    }
+
+    /// Sends to `g`; returns the message id and `to`'s seq for it.
+    async fn send(
+        store: &SqliteStore,
+        from: UserId,
+        g: GroupId,
+        members: &[UserId],
+        to: UserId,
+    ) -> (MessageId, u64) {
+        let msg = NewMessage {
+            id: MessageId::generate(),
+            sender: from,
+            conversation: Conversation::Group(g),
+            body: MessageBody::parse(Some("x".into()), None, 1024).expect("body"),
+            sent_at: Timestamp(2),
+            idempotency_key: None,
+        };
+        match store.append_message(msg, members).await.expect("append") {
+            Appended::New {
+                message_id, seqs, ..
+            } => {
+                let seq = seqs.iter().find(|(u, _)| *u == to).expect("to").1 .0;
+                (message_id, seq)
+            }
+            other => panic!("not new: {other:?}"),
+        }
+    }
+
+    async fn rows(store: &SqliteStore, user: UserId) -> Vec<(u64, String)> {
+        sqlx::query_as::<_, (i64, String)>(
+            "SELECT seq, message_id FROM inbox WHERE user_id = ?1 ORDER BY seq",
+        )
+        .bind(user.to_string())
+        .fetch_all(&store.writer)
+        .await
+        .expect("rows")
+        .into_iter()
+        .map(|(s, m)| (s as u64, m))
+        .collect()
+    }
+
+    /// A backlog written in chunks: each chunk is a prefix of the pending
+    /// entries in seq order, at most the chunk size per group; the head
+    /// stays what the fan-out was told; a message sent between chunks
+    /// takes the seq after the whole backlog; the end matches the seqs
+    /// handed out.
+    #[tokio::test]
+    async fn a_backlog_is_written_in_chunks_each_a_prefix_in_seq_order() {
+        let dir = tempfile::TempDir::new().expect("dir");
+        let store = SqliteStore::open(&dir.path().join("o.db"), SqliteOptions::default())
+            .await
+            .expect("open");
+        let (a, b, c) = (
+            user(&store, "alice").await,
+            user(&store, "bob").await,
+            user(&store, "carol").await,
+        );
+        let g1 = group(&store, &[c, a, b]).await;
+        let g2 = group(&store, &[b, a]).await;
+        let mut expected = Vec::new();
+        for i in 0..12 {
+            let sent = if i % 3 == 1 {
+                send(&store, b, g2, &[b, a], a).await
+            } else {
+                send(&store, c, g1, &[c, a, b], a).await
+            };
+            expected.push((sent.1, sent.0.to_string()));
+        }
+        assert_eq!(
+            expected.iter().map(|e| e.0).collect::<Vec<_>>(),
+            (1..=12).collect::<Vec<u64>>()
+        );
+        assert!(rows(&store, a).await.is_empty(), "all pending");
+        assert_eq!(store.group_inbox.pending_head(a), Some(12));
+
+        let chunk = |store: &SqliteStore| {
+            let store = store.clone();
+            async move {
+                let _log = store.group_inbox.lock().await;
+                let mut tx = store.begin_write("test").await.expect("tx");
+                let done = materialize_chunk(&mut tx, a, 2).await.expect("chunk");
+                tx.commit().await.expect("commit");
+                done
+            }
+        };
+        assert!(!chunk(&store).await);
+        let first = rows(&store, a).await;
+        // 2 per group at most: g1 holds 1st, 3rd, 4th..., g2 the 2nd, 5th...
+        assert_eq!(first, expected[..3].to_vec(), "a prefix, in seq order");
+        assert_eq!(store.group_inbox.pending_head(a), Some(12));
+
+        // A group message between chunks continues the whole backlog.
+        let later = send(&store, c, g1, &[c, a, b], a).await;
+        assert_eq!(later.1, 13);
+        expected.push((later.1, later.0.to_string()));
+
+        store.settle_in_chunks(a, 2).await.expect("settle");
+        assert_eq!(rows(&store, a).await, expected);
+        assert_eq!(store.group_inbox.pending_head(a), None);
+        assert_eq!(store.inbox_head(a).await.expect("head").0, 13);
+        store.close().await;
     }
 }

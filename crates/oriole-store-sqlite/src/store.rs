@@ -1329,11 +1329,15 @@ mod tests {
             (HOLDERS, "COVERING INDEX inbox_by_message (message_id=?)"),
             (
                 crate::group_inbox::WRITE_PENDING,
-                "SEARCH m USING INDEX messages_by_group_pos (group_id=? AND rowid>?)",
+                "SEARCH m USING INDEX messages_by_group_pos (group_id=? AND rowid>? AND rowid<?)",
             ),
             (
                 crate::group_inbox::WRITE_PENDING,
                 "USING INDEX group_members_by_user (user_id=?)",
+            ),
+            (
+                crate::group_inbox::CHUNK_END,
+                "SEARCH m USING COVERING INDEX messages_by_group_pos (group_id=? AND rowid>?)",
             ),
         ];
         let by_phone = format!("SELECT {USER_COLUMNS} FROM users WHERE phone_bidx = ?1");
