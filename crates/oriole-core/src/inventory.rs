@@ -531,7 +531,8 @@ pub static INVENTORY: &[DataItem] = &[
     DataItem {
         id: "inbox",
         description: "Your inbox: the ordered events (messages, recalls, receipts) waiting to \
-                      be synced to your devices, and who caused each",
+                      be synced to your devices, who caused each, and whom you have 1:1 \
+                      conversations with (what your inbox's newest 1:1 entries are found by)",
         category: Usage,
         fields: &[
             "inbox.user_id",
@@ -540,6 +541,8 @@ pub static INVENTORY: &[DataItem] = &[
             "inbox.receipt_kind",
             "inbox.at",
             "inbox_heads.user_id",
+            "direct_members.user_id",
+            "direct_members.peer_id",
         ],
         purposes: &[Purpose::Service],
         legal_basis: LegalBasis::Contract,
@@ -843,6 +846,10 @@ pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
     NonPersonalColumn {
         field: "group_members.synced_pos",
         reason: "Log position up to which the member's inbox rows for the group are written",
+    },
+    NonPersonalColumn {
+        field: "direct_members.synced_pos",
+        reason: "Log position up to which the user's inbox rows for a 1:1 conversation are written",
     },
     NonPersonalColumn {
         field: "inbox.seq",

@@ -173,10 +173,15 @@ async fn commit_one_by_one(
     };
     let mut written = HashSet::new();
     for job in batch {
-        let reached = match reached(&mut tx, &job.append).await {
+        let mut reached = match reached(&mut tx, &job.append).await {
             Ok(users) => users,
             Err(e) => return failed(e),
         };
+        // Both sides of a 1:1 message: their pairs move past it below.
+        reached.push(job.append.sender);
+        if let Some(peer) = job.append.recipient.as_deref().and_then(|r| r.parse().ok()) {
+            reached.push(UserId(peer));
+        }
         if let Err(e) = materialize_pending(&mut tx, inbox, reached, &mut written).await {
             return failed(e);
         }
@@ -293,6 +298,21 @@ async fn append_one(
             at: msg.sent_at,
         };
         seqs.push((user, push_event(&mut *conn, event, OP).await?));
+    }
+    if let Some(peer) = &msg.recipient {
+        // Both sides' rows for this message are written (or, for a bot's
+        // side, not owed): no one derives a pending entry from it.
+        sqlx::query(
+            "UPDATE direct_members SET synced_pos = ?3 \
+             WHERE ((user_id = ?1 AND peer_id = ?2) OR (user_id = ?2 AND peer_id = ?1)) \
+               AND synced_pos < ?3",
+        )
+        .bind(&sender)
+        .bind(peer)
+        .bind(pos)
+        .execute(&mut *conn)
+        .await
+        .map_err(db(OP))?;
     }
     if let Some(group) = &msg.group {
         // Every member's row for this message is written.

@@ -1,4 +1,4 @@
-//! A group message is written once, not once per member.
+//! A message is written once, not once per member of its conversation.
 //!
 //! Writing one inbox row per member cost the writer a B-tree insert in two
 //! trees and at least one 4 KiB page per member per commit: 86% of the
@@ -15,6 +15,15 @@
 //! - a member leaving, a group deleted, an account erased, retention
 //!   deleting messages: anything after which the pending entries could no
 //!   longer be derived.
+//!
+//! A 1:1 message is handled the same way (sixth pass, second half): its
+//! sender's and recipient's entries are pending too. What they are derived
+//! from is `direct_members`, one row per user and person they have a 1:1
+//! conversation with, whose `synced_pos` plays the membership's part: the
+//! messages between the two, either way, above it are pending (found by
+//! the `messages_by_pair` index). A message whose inbox entries are not
+//! exactly its sender's and its recipient's (one to a bot that only a third
+//! party receives) is written as rows, with the pair's rows moved past it.
 //!
 //! Opening the store writes none: it counts each user's pending entries to
 //! know their head ([`GroupInbox::recover`]), so a crash loses nothing that
@@ -51,10 +60,13 @@ pub(crate) struct LogState {
     pub last_pos: i64,
 }
 
-/// The pending group entries of every user, in memory.
+/// The pending entries of every user, in memory.
 #[derive(Debug)]
 pub(crate) struct GroupInbox {
     lock: tokio::sync::Mutex<LogState>,
+    /// `(user, peer)` pairs known to have their `direct_members` row, so a
+    /// batch inserts only the missing ones. Changed under [`Self::lock`].
+    pairs: Mutex<HashSet<(UserId, UserId)>>,
     /// Users with pending entries, and their inbox head counting them.
     /// A user not here has none: their head is `inbox_heads.head`.
     pending: Mutex<HashMap<UserId, u64>>,
@@ -69,7 +81,7 @@ impl GroupInbox {
     /// the rows would be written from, without writing: a million pending
     /// entries took 24 s to write at open and take a count to find.
     pub(crate) async fn recover(conn: &mut SqliteConnection) -> StoreResult<GroupInbox> {
-        const OP: &str = "count pending group entries";
+        const OP: &str = "count pending inbox entries";
         let rows: Vec<(String, i64)> = sqlx::query_as(PENDING_HEADS)
             .fetch_all(&mut *conn)
             .await
@@ -80,17 +92,19 @@ impl GroupInbox {
             pending.insert(user, to_u64(head, "inbox head")?);
         }
         if !pending.is_empty() {
-            tracing::info!(users = pending.len(), "users with pending group entries");
+            tracing::info!(users = pending.len(), "users with pending inbox entries");
         }
         let last_pos: i64 = sqlx::query_scalar(
             "SELECT max(coalesce((SELECT max(rowid) FROM messages), 0), \
-                        coalesce((SELECT max(synced_pos) FROM group_members), 0))",
+                        coalesce((SELECT max(synced_pos) FROM group_members), 0), \
+                        coalesce((SELECT max(synced_pos) FROM direct_members), 0))",
         )
         .fetch_one(&mut *conn)
         .await
         .map_err(db(OP))?;
         Ok(GroupInbox {
             lock: tokio::sync::Mutex::new(LogState { last_pos }),
+            pairs: Mutex::new(HashSet::new()),
             pending: Mutex::new(pending),
         })
     }
@@ -120,6 +134,31 @@ impl GroupInbox {
         self.pending().keys().copied().collect()
     }
 
+    /// The pairs among `pairs` without a known `direct_members` row.
+    pub(crate) fn unknown_pairs(&self, pairs: &[(UserId, UserId)]) -> Vec<(UserId, UserId)> {
+        let known = self.pairs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(UserId, UserId)> = Vec::new();
+        for pair in pairs {
+            if !known.contains(pair) && !out.contains(pair) {
+                out.push(*pair);
+            }
+        }
+        out
+    }
+
+    /// After a commit that stored these pairs' rows, under the lock.
+    pub(crate) fn pairs_stored(&self, pairs: &[(UserId, UserId)]) {
+        let mut known = self.pairs.lock().unwrap_or_else(|e| e.into_inner());
+        known.extend(pairs.iter().copied());
+    }
+
+    /// After a commit that deleted `user`'s pair rows, either side, under
+    /// the lock.
+    pub(crate) fn forget_pairs(&self, user: UserId) {
+        let mut known = self.pairs.lock().unwrap_or_else(|e| e.into_inner());
+        known.retain(|(a, b)| *a != user && *b != user);
+    }
+
     /// After a commit, under the lock: `heads` gained pending entries,
     /// `written` have none left.
     pub(crate) fn committed(&self, heads: &[(UserId, u64)], written: &HashSet<UserId>) {
@@ -133,35 +172,82 @@ impl GroupInbox {
     }
 }
 
+/// Every pending entry's user and position: group messages above the
+/// membership's `synced_pos`, and 1:1 messages either way between a user
+/// and a peer above their pair's (once for a message to oneself).
+macro_rules! pending_entries {
+    ($members:literal, $pairs:literal) => {
+        concat!(
+            "SELECT gm.user_id AS u, m.rowid AS pos, m.id, m.sent_at FROM group_members AS gm \
+             JOIN messages AS m ON m.group_id = gm.group_id AND m.rowid > gm.synced_pos \
+             WHERE ",
+            $members,
+            " \
+             UNION ALL \
+             SELECT dm.user_id, m.rowid, m.id, m.sent_at FROM direct_members AS dm \
+             JOIN messages AS m INDEXED BY messages_by_pair \
+               ON m.recipient_user_id = dm.peer_id AND m.sender_id = dm.user_id \
+              AND m.rowid > dm.synced_pos \
+             WHERE ",
+            $pairs,
+            " \
+             UNION ALL \
+             SELECT dm.user_id, m.rowid, m.id, m.sent_at FROM direct_members AS dm \
+             JOIN messages AS m INDEXED BY messages_by_pair \
+               ON m.recipient_user_id = dm.user_id AND m.sender_id = dm.peer_id \
+              AND m.rowid > dm.synced_pos \
+             WHERE ",
+            $pairs,
+            " AND dm.peer_id <> dm.user_id"
+        )
+    };
+}
+
 /// Every user with pending entries, and their head counting them.
-pub(crate) const PENDING_HEADS: &str = "\
-    SELECT gm.user_id, \
-           coalesce((SELECT h.head FROM inbox_heads AS h WHERE h.user_id = gm.user_id), 0) \
-             + count(*) AS head \
-    FROM group_members AS gm \
-    JOIN messages AS m ON m.group_id = gm.group_id AND m.rowid > gm.synced_pos \
-    GROUP BY gm.user_id";
+pub(crate) const PENDING_HEADS: &str = concat!(
+    "SELECT p.u, \
+            coalesce((SELECT h.head FROM inbox_heads AS h WHERE h.user_id = p.u), 0) \
+              + count(*) AS head \
+     FROM (",
+    pending_entries!("true", "true"),
+    ") AS p GROUP BY p.u"
+);
 
-/// ?1: the user, ?2: their stored head, ?3: positions below this only. Their memberships by user, each
-/// group's messages above the membership's position by index.
-pub(crate) const WRITE_PENDING: &str = "\
-    INSERT INTO inbox (user_id, seq, kind, message_id, actor_id, receipt_kind, at) \
-    SELECT ?1, ?2 + row_number() OVER (ORDER BY m.rowid), 'message', m.id, NULL, NULL, \
-           m.sent_at \
-    FROM group_members AS gm \
-    JOIN messages AS m ON m.group_id = gm.group_id AND m.rowid > gm.synced_pos \
-    WHERE gm.user_id = ?1 AND m.rowid < ?3 \
-    ORDER BY m.rowid";
+/// ?1: the user, ?2: their stored head, ?3: positions below this only.
+/// Their memberships and pairs by user, each one's messages above its
+/// position by index. Nothing for a user whose account row is gone (their
+/// entries go with it).
+pub(crate) const WRITE_PENDING: &str = concat!(
+    "INSERT INTO inbox (user_id, seq, kind, message_id, actor_id, receipt_kind, at) \
+     SELECT ?1, ?2 + row_number() OVER (ORDER BY p.pos), 'message', p.id, NULL, NULL, \
+            p.sent_at \
+     FROM (",
+    pending_entries!("gm.user_id = ?1", "dm.user_id = ?1"),
+    ") AS p \
+     WHERE p.pos < ?3 AND EXISTS (SELECT 1 FROM users WHERE id = ?1) \
+     ORDER BY p.pos"
+);
 
-/// Where a chunk of at most `?2` pending entries per group of user `?1`
-/// ends: the lowest, over their groups, of the position of the group's
-/// (`?2` + 1)-th pending message (NULL when no group has that many). Each
-/// group's is found in its own index order, without sorting the rest.
+/// Where a chunk of at most `?2` pending entries per group or pair of user
+/// `?1` ends: the lowest, over their groups and pairs (each way), of the
+/// position of the (`?2` + 1)-th pending message (NULL when none has that
+/// many). Each is found in its own index order, without sorting the rest.
 pub(crate) const CHUNK_END: &str = "\
-    SELECT min((SELECT m.rowid FROM messages AS m \
-                WHERE m.group_id = gm.group_id AND m.rowid > gm.synced_pos \
-                ORDER BY m.rowid LIMIT 1 OFFSET ?2)) \
-    FROM group_members AS gm WHERE gm.user_id = ?1";
+    SELECT min(coalesce( \
+      (SELECT min((SELECT m.rowid FROM messages AS m \
+                   WHERE m.group_id = gm.group_id AND m.rowid > gm.synced_pos \
+                   ORDER BY m.rowid LIMIT 1 OFFSET ?2)) \
+       FROM group_members AS gm WHERE gm.user_id = ?1), 9223372036854775807), coalesce( \
+      (SELECT min(min( \
+         coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_pair \
+                   WHERE m.recipient_user_id = dm.peer_id AND m.sender_id = dm.user_id \
+                     AND m.rowid > dm.synced_pos \
+                   ORDER BY m.rowid LIMIT 1 OFFSET ?2), 9223372036854775807), \
+         coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_pair \
+                   WHERE m.recipient_user_id = dm.user_id AND m.sender_id = dm.peer_id \
+                     AND m.rowid > dm.synced_pos \
+                   ORDER BY m.rowid LIMIT 1 OFFSET ?2), 9223372036854775807))) \
+       FROM direct_members AS dm WHERE dm.user_id = ?1), 9223372036854775807))";
 
 /// Write `user`'s pending group entries as inbox rows, in position order
 /// after their stored head, and mark their memberships written up to each
@@ -181,12 +267,13 @@ pub(crate) async fn materialize_chunk(
     user: UserId,
     per_group: u32,
 ) -> StoreResult<bool> {
-    let end: Option<i64> = sqlx::query_scalar(CHUNK_END)
+    let end: i64 = sqlx::query_scalar(CHUNK_END)
         .bind(user.to_string())
         .bind(i64::from(per_group))
         .fetch_one(&mut *conn)
         .await
-        .map_err(db("write group entries"))?;
+        .map_err(db("write pending entries"))?;
+    let end = (end != i64::MAX).then_some(end);
     materialize_below(conn, user, end).await?;
     Ok(end.is_none())
 }
@@ -197,7 +284,7 @@ async fn materialize_below(
     user: UserId,
     end: Option<i64>,
 ) -> StoreResult<u64> {
-    const OP: &str = "write group entries";
+    const OP: &str = "write pending entries";
     let id = user.to_string();
     let head: i64 =
         sqlx::query_scalar("SELECT coalesce((SELECT head FROM inbox_heads WHERE user_id = ?1), 0)")
@@ -246,6 +333,23 @@ async fn materialize_below(
         .bind(end),
     };
     synced.execute(&mut *conn).await.map_err(db(OP))?;
+    // The same for their 1:1 pairs: every message up to the newest (or
+    // below `end`) has its rows now.
+    let pairs = match end {
+        None => sqlx::query(
+            "UPDATE direct_members \
+             SET synced_pos = (SELECT coalesce(max(rowid), 0) FROM messages) \
+             WHERE user_id = ?1 AND synced_pos < (SELECT coalesce(max(rowid), 0) FROM messages)",
+        )
+        .bind(&id),
+        Some(end) => sqlx::query(
+            "UPDATE direct_members SET synced_pos = ?2 - 1 \
+             WHERE user_id = ?1 AND synced_pos < ?2 - 1",
+        )
+        .bind(&id)
+        .bind(end),
+    };
+    pairs.execute(&mut *conn).await.map_err(db(OP))?;
     to_u64(n, "entries written")
 }
 
@@ -270,12 +374,23 @@ impl crate::SqliteStore {
     /// Before reading `user`'s inbox rows: write their pending entries, in
     /// chunks of [`SETTLE_CHUNK`] per group, each in its own transaction,
     /// so sends are committed between chunks.
+    ///
+    /// The chunks run on a task of their own: a reader's future is often
+    /// dropped mid-way (a session's catch-up loses a `select!` to the next
+    /// frame, a client hangs up), and a transaction dropped there hands the
+    /// writer back with its rollback still queued, so the next transaction
+    /// on it fails to begin.
     pub(crate) async fn settle(&self, user: UserId) -> StoreResult<()> {
-        self.settle_in_chunks(user, SETTLE_CHUNK).await
+        if !self.group_inbox.has_pending(user) {
+            return Ok(());
+        }
+        let store = self.clone();
+        crate::store::detached(async move { store.settle_in_chunks(user, SETTLE_CHUNK).await })
+            .await
     }
 
     pub(crate) async fn settle_in_chunks(&self, user: UserId, per_group: u32) -> StoreResult<()> {
-        const OP: &str = "write group entries";
+        const OP: &str = "write pending entries";
         while self.group_inbox.has_pending(user) {
             let _log = self.group_inbox.lock().await;
             if !self.group_inbox.has_pending(user) {

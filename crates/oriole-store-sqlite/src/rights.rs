@@ -570,6 +570,9 @@ impl SqliteStore {
         .map_err(db(OP))?;
         tx.commit().await.map_err(db(OP))?;
         self.group_inbox.committed(&[], &written);
+        // Its 1:1 pair rows went with the loop above: a send to it from
+        // here on must find the account row, or fail.
+        self.group_inbox.forget_pairs(erasure.user);
         drop(log);
         // The account row last: login and the name's lookup fail from here
         // on. Phone, email, display name and their indexes go with it.
@@ -661,6 +664,16 @@ impl SqliteStore {
         .await
         .map_err(db(OP))?
         .rows_affected();
+        // Pair rows a send racing the erasure left (nothing is derived for
+        // an account without its row: see group_inbox).
+        let pairs = batch(
+            "DELETE FROM direct_members WHERE user_id = ?1 AND peer_id IN \
+             (SELECT peer_id FROM direct_members WHERE user_id = ?1 LIMIT ?2)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?
+        .rows_affected();
         let receipts = batch(
             "DELETE FROM receipts WHERE user_id = ?1 AND (message_id, kind) IN \
              (SELECT message_id, kind FROM receipts WHERE user_id = ?1 LIMIT ?2)",
@@ -693,7 +706,7 @@ impl SqliteStore {
         .map_err(db(OP))?
         .ok_or_else(|| StoreError::NotFound("no purge for this account".into()))?;
         let job = purge_job(&row)?;
-        let done = inbox == 0 && receipts == 0 && messages == 0;
+        let done = inbox == 0 && receipts == 0 && messages == 0 && pairs == 0;
         if done {
             sqlx::query("DELETE FROM deletion_purges WHERE user_id = ?1")
                 .bind(&id)

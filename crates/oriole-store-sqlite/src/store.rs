@@ -647,86 +647,17 @@ impl Store for SqliteStore {
         Ok(InboxSeq(head.map_or(Ok(0), |h| to_u64(h, "inbox head"))?))
     }
 
-    /// Recalling an already recalled message appends nothing.
-    #[tracing::instrument(skip_all)]
+    /// Recalling an already recalled message appends nothing. Runs on a
+    /// task of its own, like every write a client's hang-up could cancel
+    /// half-way (see [`SqliteStore::settle`]).
     async fn recall_message(
         &self,
         id: MessageId,
         by: UserId,
         at: Timestamp,
     ) -> StoreResult<Vec<(UserId, InboxSeq)>> {
-        const OP: &str = "recall message";
-        let message_id = id.to_string();
-        let _log = self.group_inbox.lock().await;
-        let mut tx = self.begin_write(OP).await?;
-        let mut written = HashSet::new();
-        let recalled = sqlx::query(
-            "UPDATE messages SET recalled_at = ?2, text = NULL, payload = NULL \
-             WHERE id = ?1 AND recalled_at IS NULL",
-        )
-        .bind(&message_id)
-        .bind(at.millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(db(OP))?;
-        if recalled.rows_affected() == 0 {
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1)")
-                    .bind(&message_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db(OP))?;
-            tx.rollback().await.map_err(db(OP))?;
-            return if exists {
-                Ok(Vec::new())
-            } else {
-                Err(StoreError::NotFound("no such message".into()))
-            };
-        }
-        // A group message's pending copies become rows first, so the
-        // holders below include every member who has it.
-        let group_members: Vec<String> = sqlx::query_scalar(
-            "SELECT gm.user_id FROM messages AS m \
-             JOIN group_members AS gm ON gm.group_id = m.group_id WHERE m.id = ?1",
-        )
-        .bind(&message_id)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db(OP))?;
-        let group_members = group_members
-            .iter()
-            .map(|u| parse_stored(u, "user id"))
-            .collect::<StoreResult<Vec<UserId>>>()?;
-        materialize_pending(&mut tx, &self.group_inbox, group_members, &mut written).await?;
-        let holders: Vec<String> = sqlx::query_scalar(HOLDERS)
-            .bind(&message_id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db(OP))?;
-        let holders = holders
-            .iter()
-            .map(|u| parse_stored(u, "user id"))
-            .collect::<StoreResult<Vec<UserId>>>()?;
-        // Holders who left the group may have pending entries elsewhere.
-        materialize_pending(&mut tx, &self.group_inbox, holders.clone(), &mut written).await?;
-        let mut entries = Vec::with_capacity(holders.len());
-        for user in holders {
-            let event = NewEvent {
-                user,
-                kind: EventKind::Recall,
-                message_id: &message_id,
-                actor: by,
-                receipt: None,
-                at,
-            };
-            entries.push((user, push_event(&mut tx, event, OP).await?));
-        }
-        tx.commit().await.map_err(db(OP))?;
-        self.group_inbox.committed(&[], &written);
-        // Recalled content must not linger in the files; recalls are rare
-        // enough to pay for a checkpoint each.
-        self.checkpoint("recall").await;
-        Ok(entries)
+        let store = self.clone();
+        detached(async move { store.recall_now(id, by, at).await }).await
     }
 
     async fn record_receipt(
@@ -736,55 +667,8 @@ impl Store for SqliteStore {
         kind: ReceiptKind,
         at: Timestamp,
     ) -> StoreResult<Option<(UserId, InboxSeq)>> {
-        const OP: &str = "record receipt";
-        let message_id = id.to_string();
-        let _log = self.group_inbox.lock().await;
-        let mut tx = self.begin_write(OP).await?;
-        let mut written = HashSet::new();
-        let inserted = sqlx::query(
-            "INSERT INTO receipts (message_id, user_id, kind, at) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&message_id)
-        .bind(by.to_string())
-        .bind(kind.as_str())
-        .bind(at.millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(db(OP))?;
-        if inserted.rows_affected() == 0 {
-            tx.rollback().await.map_err(db(OP))?;
-            return Ok(None);
-        }
-        // The sender's account may be gone while its purge has not yet
-        // cleared the message's sender: then no one is told.
-        let sender: Option<String> = sqlx::query_scalar(
-            "SELECT m.sender_id FROM messages m JOIN users u ON u.id = m.sender_id \
-             WHERE m.id = ?1",
-        )
-        .bind(&message_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db(OP))?;
-        let entry = match sender {
-            Some(sender) => {
-                let sender: UserId = parse_stored(&sender, "sender id")?;
-                materialize_pending(&mut tx, &self.group_inbox, [sender], &mut written).await?;
-                let event = NewEvent {
-                    user: sender,
-                    kind: EventKind::Receipt,
-                    message_id: &message_id,
-                    actor: by,
-                    receipt: Some(kind),
-                    at,
-                };
-                Some((sender, push_event(&mut tx, event, OP).await?))
-            }
-            None => None,
-        };
-        tx.commit().await.map_err(db(OP))?;
-        self.group_inbox.committed(&[], &written);
-        Ok(entry)
+        let store = self.clone();
+        detached(async move { store.receipt_now(id, by, kind, at).await }).await
     }
 
     // ---- groups ----
@@ -1295,6 +1179,164 @@ impl SqliteStore {
             outbox: None,
         })
     }
+}
+
+impl SqliteStore {
+    #[tracing::instrument(skip_all)]
+    async fn recall_now(
+        &self,
+        id: MessageId,
+        by: UserId,
+        at: Timestamp,
+    ) -> StoreResult<Vec<(UserId, InboxSeq)>> {
+        const OP: &str = "recall message";
+        let message_id = id.to_string();
+        let _log = self.group_inbox.lock().await;
+        let mut tx = self.begin_write(OP).await?;
+        let mut written = HashSet::new();
+        let recalled = sqlx::query(
+            "UPDATE messages SET recalled_at = ?2, text = NULL, payload = NULL \
+             WHERE id = ?1 AND recalled_at IS NULL",
+        )
+        .bind(&message_id)
+        .bind(at.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        if recalled.rows_affected() == 0 {
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1)")
+                    .bind(&message_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db(OP))?;
+            tx.rollback().await.map_err(db(OP))?;
+            return if exists {
+                Ok(Vec::new())
+            } else {
+                Err(StoreError::NotFound("no such message".into()))
+            };
+        }
+        // The message's pending copies become rows first (a group's
+        // members', or a 1:1 message's two sides'), so the holders below
+        // include everyone who has it.
+        let group_members: Vec<String> = sqlx::query_scalar(
+            "SELECT gm.user_id FROM messages AS m \
+             JOIN group_members AS gm ON gm.group_id = m.group_id WHERE m.id = ?1 \
+             UNION \
+             SELECT side FROM (SELECT m.sender_id AS side FROM messages AS m WHERE m.id = ?1 \
+                               UNION ALL \
+                               SELECT m.recipient_user_id FROM messages AS m WHERE m.id = ?1) \
+             WHERE side IS NOT NULL",
+        )
+        .bind(&message_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        let group_members = group_members
+            .iter()
+            .map(|u| parse_stored(u, "user id"))
+            .collect::<StoreResult<Vec<UserId>>>()?;
+        materialize_pending(&mut tx, &self.group_inbox, group_members, &mut written).await?;
+        let holders: Vec<String> = sqlx::query_scalar(HOLDERS)
+            .bind(&message_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        let holders = holders
+            .iter()
+            .map(|u| parse_stored(u, "user id"))
+            .collect::<StoreResult<Vec<UserId>>>()?;
+        // Holders who left the group may have pending entries elsewhere.
+        materialize_pending(&mut tx, &self.group_inbox, holders.clone(), &mut written).await?;
+        let mut entries = Vec::with_capacity(holders.len());
+        for user in holders {
+            let event = NewEvent {
+                user,
+                kind: EventKind::Recall,
+                message_id: &message_id,
+                actor: by,
+                receipt: None,
+                at,
+            };
+            entries.push((user, push_event(&mut tx, event, OP).await?));
+        }
+        tx.commit().await.map_err(db(OP))?;
+        self.group_inbox.committed(&[], &written);
+        // Recalled content must not linger in the files; recalls are rare
+        // enough to pay for a checkpoint each.
+        self.checkpoint("recall").await;
+        Ok(entries)
+    }
+
+    async fn receipt_now(
+        &self,
+        id: MessageId,
+        by: UserId,
+        kind: ReceiptKind,
+        at: Timestamp,
+    ) -> StoreResult<Option<(UserId, InboxSeq)>> {
+        const OP: &str = "record receipt";
+        let message_id = id.to_string();
+        let _log = self.group_inbox.lock().await;
+        let mut tx = self.begin_write(OP).await?;
+        let mut written = HashSet::new();
+        let inserted = sqlx::query(
+            "INSERT INTO receipts (message_id, user_id, kind, at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&message_id)
+        .bind(by.to_string())
+        .bind(kind.as_str())
+        .bind(at.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        if inserted.rows_affected() == 0 {
+            tx.rollback().await.map_err(db(OP))?;
+            return Ok(None);
+        }
+        // The sender's account may be gone while its purge has not yet
+        // cleared the message's sender: then no one is told.
+        let sender: Option<String> = sqlx::query_scalar(
+            "SELECT m.sender_id FROM messages m JOIN users u ON u.id = m.sender_id \
+             WHERE m.id = ?1",
+        )
+        .bind(&message_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        let entry = match sender {
+            Some(sender) => {
+                let sender: UserId = parse_stored(&sender, "sender id")?;
+                materialize_pending(&mut tx, &self.group_inbox, [sender], &mut written).await?;
+                let event = NewEvent {
+                    user: sender,
+                    kind: EventKind::Receipt,
+                    message_id: &message_id,
+                    actor: by,
+                    receipt: Some(kind),
+                    at,
+                };
+                Some((sender, push_event(&mut tx, event, OP).await?))
+            }
+            None => None,
+        };
+        tx.commit().await.map_err(db(OP))?;
+        self.group_inbox.committed(&[], &written);
+        Ok(entry)
+    }
+}
+
+/// Run a write transaction on a task of its own and wait for it: a future
+/// dropped while it holds a transaction hands the writer back with its
+/// rollback still queued, and the next transaction then fails to begin.
+pub(crate) async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = StoreResult<T>> + Send + 'static,
+) -> StoreResult<T> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| StoreError::Backend(format!("a write task failed: {e}")))?
 }
 
 #[cfg(test)]

@@ -276,3 +276,119 @@ async fn retention_of_the_newest_group_messages_never_reuses_seqs() {
     assert_eq!(alice_seqs, vec![1, 7], "the direct message and the new one");
     store.close().await;
 }
+
+/// 1:1 messages are pending too (no rows until an inbox is read), across
+/// reopening: with a message written as rows between pending ones (one
+/// whose recipient gets no entry, as a bot that only a third party
+/// receives), a note to oneself, a keyed send and its duplicate after
+/// reopening, a recall of a pending message reaching both sides, and a
+/// receipt reaching the sender, each at head + 1. No inbox is read before
+/// the close, and nothing is written as inbox rows for pending entries.
+#[tokio::test]
+async fn direct_inboxes_survive_reopen_with_rows_between() {
+    let dir = TempDir::new().expect("temp dir");
+    let store = reopen(&dir).await;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let mut ledger = InboxLedger::new(&[alice, bob, carol]);
+    let l = &mut ledger;
+    ledger_direct_send(&store, l, alice, bob, "one", 1).await;
+    let recalled = ledger_direct_send(&store, l, bob, alice, "two", 2).await;
+    ledger_direct_send(&store, l, alice, alice, "note", 3).await;
+    ledger_direct_send(&store, l, alice, carol, "to carol", 4).await;
+    // To carol, but only alice gets an entry: written as rows, and
+    // neither side derives an entry from it later.
+    let unlisted = message(alice, Conversation::Direct(carol), text("unlisted"), at(5));
+    let (id, seqs) = match store
+        .append_message(unlisted, &[alice])
+        .await
+        .expect("append")
+    {
+        Appended::New {
+            message_id, seqs, ..
+        } => (message_id, seqs),
+        other => panic!("expected a new message, got {other:?}"),
+    };
+    l.appended(id, None, &[alice], &seqs, "unlisted");
+    ledger_direct_send(&store, l, carol, alice, "from carol", 6).await;
+    let keyed = |body: &str, ms: i64| NewMessage {
+        idempotency_key: Some(key("direct-key")),
+        ..message(bob, Conversation::Direct(carol), text(body), at(ms))
+    };
+    let (original, seqs) = match store
+        .append_message(keyed("keyed", 7), &[bob, carol])
+        .await
+        .expect("append")
+    {
+        Appended::New {
+            message_id, seqs, ..
+        } => (message_id, seqs),
+        other => panic!("expected a new message, got {other:?}"),
+    };
+    l.appended(original, None, &[bob, carol], &seqs, "keyed");
+    let bob_seq = InboxSeq(l.len(bob));
+    for i in 0..6 {
+        ledger_direct_send(&store, l, [alice, bob][i % 2], carol, "more", 8 + i as i64).await;
+    }
+    // The message written as rows wrote both sides' pending entries
+    // first (carol's "to carol"); every later one is pending.
+    assert_eq!(
+        rows(&dir, carol).await,
+        1,
+        "carol's later entries are pending"
+    );
+    assert_eq!(rows(&dir, bob).await, 0, "bob's entries are pending");
+    store.close().await;
+    drop(store);
+
+    let store = reopen(&dir).await;
+    ledger.check_heads(&store, "after reopening").await;
+    let retry = store
+        .append_message(keyed("keyed again", 20), &[bob, carol])
+        .await
+        .expect("append");
+    assert_eq!(
+        retry,
+        Appended::Duplicate {
+            message_id: original,
+            sent_at: at(7),
+            sender_seq: bob_seq,
+        }
+    );
+    let recall = store
+        .recall_message(recalled, bob, at(21))
+        .await
+        .expect("recall");
+    assert_eq!(recall.len(), 2, "both sides hold it: {recall:?}");
+    for (user, seq) in recall {
+        ledger.push(user, seq, EventKind::Recall, recalled, None, "recall");
+    }
+    let (to, seq) = store
+        .record_receipt(id, carol, ReceiptKind::Read, at(22))
+        .await
+        .expect("receipt")
+        .expect("a new receipt");
+    ledger.push(to, seq, EventKind::Receipt, id, None, "receipt");
+    ledger_direct_send(&store, &mut ledger, carol, bob, "after", 23).await;
+    ledger.check_heads(&store, "end").await;
+    ledger.check_inboxes(&store, "end").await;
+    store.close().await;
+}
+
+/// Inbox rows stored for `user`, read from the file itself.
+async fn rows(dir: &TempDir, user: UserId) -> i64 {
+    use sqlx::{ConnectOptions, Connection};
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(common::db_path(&common::data_dir(dir)))
+        .connect()
+        .await
+        .expect("raw connection");
+    let n = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE user_id = ?1")
+        .bind(user.to_string())
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    conn.close().await.expect("close");
+    n
+}

@@ -319,6 +319,11 @@ async fn a_message_entry_reads_its_actor_from_the_message() {
         .await
         .expect("receipt")
         .expect("new receipt");
+    // Bob's entry is pending until his inbox is read (see group_inbox).
+    store
+        .inbox_after(bob, InboxSeq(0), 10)
+        .await
+        .expect("bob's inbox");
 
     // Stored: no actor on the message's entries (it is the sender), the
     // reader on the receipt's.

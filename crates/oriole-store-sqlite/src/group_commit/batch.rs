@@ -125,7 +125,9 @@ pub(super) async fn commit(
     let mut duplicates = originals(&mut tx, inbox, &mut written, batch).await?;
     let members = group_members(&mut tx, batch, &duplicates).await?;
     let plan = Plan::new(batch, &duplicates, &members, &written, log.last_pos)?;
-    materialize_pending(&mut tx, inbox, plan.rows.keys().copied(), &mut written)
+    let new_pairs = inbox.unknown_pairs(&plan.pairs);
+    store_pairs(&mut tx, &new_pairs, log.last_pos).await?;
+    materialize_pending(&mut tx, inbox, plan.row_users.iter().copied(), &mut written)
         .await
         .map_err(retry_store)?;
     let bases = pending_bases(&mut tx, inbox, &plan).await?;
@@ -155,6 +157,18 @@ pub(super) async fn commit(
         .await
         .map_err(retry)?;
     }
+    for (user, peer, pos) in &plan.direct_synced {
+        sqlx::query(
+            "UPDATE direct_members SET synced_pos = ?3 \
+             WHERE user_id = ?1 AND peer_id = ?2 AND synced_pos < ?3",
+        )
+        .bind(user.to_string())
+        .bind(peer.to_string())
+        .bind(pos)
+        .execute(&mut *tx)
+        .await
+        .map_err(retry)?;
+    }
     for (i, append) in batch.iter().enumerate() {
         // A duplicate's delivery was queued with the original.
         if let (Some(out), false) = (&append.outbox, duplicates.contains_key(&i)) {
@@ -164,6 +178,7 @@ pub(super) async fn commit(
         }
     }
     tx.commit().await.map_err(|e| Failed::Commit(db(OP)(e)))?;
+    inbox.pairs_stored(&new_pairs);
     log.last_pos = plan.last_pos;
     let pending: Vec<(UserId, u64)> = plan
         .pending
@@ -201,6 +216,39 @@ pub(super) async fn commit(
         });
     }
     Ok(out)
+}
+
+/// The `direct_members` rows of `pairs` that are not there yet, each
+/// starting after `last_pos` (every earlier message between the two has
+/// its rows). A pair whose user or peer is gone fails the foreign key, and
+/// the batch is redone one append at a time, where that append fails alone.
+async fn store_pairs(
+    tx: &mut Transaction<'static, Sqlite>,
+    pairs: &[(UserId, UserId)],
+    last_pos: i64,
+) -> Result<(), Failed> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let mut records = Records::with_capacity(pairs.len(), pairs.len() * 2 * ID_LEN);
+    for (user, peer) in pairs {
+        records.begin();
+        records.id(user.0);
+        records.id(peer.0);
+    }
+    sqlx::query(
+        "INSERT INTO direct_members (user_id, peer_id, synced_pos) \
+         SELECT CAST(substr(?1, value, 36) AS TEXT), CAST(substr(?1, value + 36, 36) AS TEXT), ?3 \
+         FROM json_each(?2) WHERE true \
+         ON CONFLICT (user_id, peer_id) DO NOTHING",
+    )
+    .bind(&records.bytes)
+    .bind(records.starts()?)
+    .bind(last_pos)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| Failed::Retry(db(OP)(e).to_string()))?;
+    Ok(())
 }
 
 /// The stored heads of `users` (none for a user without one).
@@ -500,6 +548,15 @@ struct Plan {
     /// (group, member, position) for members given rows for the group's
     /// messages: the batch's newest position in that group.
     synced: Vec<(String, UserId, i64)>,
+    /// (user, peer, position): the same for 1:1 pairs, and for both sides
+    /// of a 1:1 message written as rows (see [`direct_pending`]).
+    direct_synced: Vec<(UserId, UserId, i64)>,
+    /// The (user, peer) pairs of the batch's 1:1 messages with pending
+    /// entries, which must have their `direct_members` rows.
+    pairs: Vec<(UserId, UserId)>,
+    /// Users whose entries in this batch are all rows: their pending ones
+    /// are written first.
+    row_users: HashSet<UserId>,
     /// The newest position the batch gives a message.
     last_pos: i64,
 }
@@ -515,14 +572,40 @@ impl Plan {
         last_pos: i64,
     ) -> Result<Plan, Failed> {
         let mut row_users: HashSet<UserId> = written.clone();
+        let mut pairs = Vec::new();
+        // Per append: the 1:1 pair its entries are derived from, if pending.
+        let mut direct = Vec::with_capacity(batch.len());
         for (i, append) in batch.iter().enumerate() {
-            if append.group.is_none() && !duplicates.contains_key(&i) {
-                row_users.extend(append.recipients.iter().copied());
-            }
+            let pair = match append.group {
+                Some(_) => None,
+                None if duplicates.contains_key(&i) => None,
+                None => {
+                    let pair = direct_pending(append)?;
+                    match pair {
+                        Some((user, peer)) => {
+                            pairs.push((user, peer));
+                            if user != peer {
+                                pairs.push((peer, user));
+                            }
+                        }
+                        // Written as rows, and both sides' pairs moved past.
+                        None => {
+                            row_users.insert(append.sender);
+                            row_users.extend(append.recipients.iter().copied());
+                            if let Some(peer) = recipient(append)? {
+                                row_users.insert(peer);
+                            }
+                        }
+                    }
+                    pair
+                }
+            };
+            direct.push(pair);
         }
         let mut rows: HashMap<UserId, i64> = HashMap::new();
         let mut pending: HashMap<UserId, u64> = HashMap::new();
         let mut synced: HashMap<(&str, UserId), i64> = HashMap::new();
+        let mut direct_synced: HashMap<(UserId, UserId), i64> = HashMap::new();
         // Per entry: its user, its rank among that user's entries of its
         // kind, whether it is a row, and its append.
         let mut ranked = Vec::new();
@@ -553,6 +636,10 @@ impl Plan {
                     if let Some(group) = &append.group {
                         synced.insert((group.as_str(), user), pos);
                     }
+                    if let Some((sender, peer)) = direct[i] {
+                        let other = if user == sender { peer } else { sender };
+                        direct_synced.insert((user, other), pos);
+                    }
                 } else {
                     let count = pending.entry(user).or_default();
                     *count += 1;
@@ -560,6 +647,13 @@ impl Plan {
                 }
             }
             entry_counts.push(ranked.len() - before);
+            if append.group.is_none() && direct[i].is_none() {
+                // No one derives an entry from a message written as rows.
+                if let Some(peer) = recipient(append)? {
+                    direct_synced.insert((append.sender, peer), pos);
+                    direct_synced.insert((peer, append.sender), pos);
+                }
+            }
         }
         let mut heads = Records::with_capacity(rows.len(), rows.len() * (ID_LEN + 20));
         for (user, n) in &rows {
@@ -598,9 +692,44 @@ impl Plan {
                 .into_iter()
                 .map(|((group, user), pos)| (group.to_owned(), user, pos))
                 .collect(),
+            direct_synced: direct_synced
+                .into_iter()
+                .map(|((user, peer), pos)| (user, peer, pos))
+                .collect(),
+            pairs,
+            row_users,
             last_pos: pos,
         })
     }
+}
+
+/// A 1:1 message's recipient (None for a group message).
+fn recipient(append: &SealedAppend) -> Result<Option<UserId>, Failed> {
+    append
+        .recipient
+        .as_deref()
+        .map(|r| {
+            r.parse::<Uuid>()
+                .map(UserId)
+                .map_err(|_| retry_record("a recipient is not a user id"))
+        })
+        .transpose()
+}
+
+/// The (sender, recipient) pair a 1:1 message's entries are derived from
+/// while pending (see `group_inbox`), when its entries are exactly its
+/// sender's and its recipient's; None when they are not (a message to a
+/// bot that only a third party receives), and it is written as rows.
+fn direct_pending(append: &SealedAppend) -> Result<Option<(UserId, UserId)>, Failed> {
+    let Some(peer) = recipient(append)? else {
+        return Ok(None);
+    };
+    let sender = append.sender;
+    let listed = |u: UserId| append.recipients.contains(&u);
+    let exact = listed(sender)
+        && listed(peer)
+        && append.recipients.iter().all(|&u| u == sender || u == peer);
+    Ok(exact.then_some((sender, peer)))
 }
 
 fn message_record(records: &mut Records, append: &SealedAppend, pos: i64) -> Result<(), Failed> {
@@ -762,8 +891,8 @@ mod tests {
         assert_eq!(seqs(&first[0]), vec![(a, 1), (c, 1)]);
 
         // A group message reaches the members as stored (c, a, b), whatever
-        // its recipients say; c gets no 1:1 message in the batch, so c's
-        // entry is pending (no row until c's inbox is read).
+        // its recipients say. Every entry is pending (no row until the
+        // user's inbox is read).
         let gid = oriole_core::domain::GroupId::generate();
         store
             .create_group(
@@ -801,10 +930,22 @@ mod tests {
                 .bind(user.to_string())
                 .fetch_one(&store.writer)
         };
-        assert_eq!(no_rows(c).await.expect("count"), 1, "c's entry is pending");
+        // 1:1 entries are pending too: c's first one as well.
+        assert_eq!(
+            no_rows(c).await.expect("count"),
+            0,
+            "c's entries are pending"
+        );
+        assert_eq!(
+            no_rows(a).await.expect("count"),
+            0,
+            "a's entries are pending"
+        );
         assert_eq!(store.group_inbox.pending_head(c), Some(2));
-        store.settle(c).await.expect("settle");
-        assert_eq!(store.group_inbox.pending_head(c), None);
+        for user in [a, b, c] {
+            store.settle(user).await.expect("settle");
+            assert_eq!(store.group_inbox.pending_head(user), None);
+        }
 
         for (user, expected) in [
             (
