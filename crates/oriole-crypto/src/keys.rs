@@ -66,19 +66,25 @@ secret_key!(
     DataKey
 );
 
+/// Encrypts into the one buffer it returns: version, nonce, ciphertext, tag.
 fn seal(key: &[u8; 32], plain: &[u8], aad: &[u8]) -> Vec<u8> {
     let cipher = XChaCha20Poly1305::new(key.into());
-    let mut nonce = [0u8; NONCE_LEN];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
-    // Encryption with a valid key and nonce cannot fail for in-memory
-    // buffers; the error type exists for buffer-size limits we never hit.
-    let ct = cipher
-        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad })
-        .unwrap_or_default();
-    let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+    // A random 192-bit nonce per seal cannot repeat in practice. It comes
+    // from the thread's CSPRNG (ChaCha, seeded and reseeded from the OS)
+    // rather than a getrandom syscall per message; the server never forks.
+    let mut nonce = XNonce::default();
+    rand::thread_rng().fill_bytes(&mut nonce);
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + plain.len() + TAG_LEN);
     out.push(SEALED_V1);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&ct);
+    out.extend_from_slice(plain);
+    // Encryption with a valid key and nonce cannot fail for in-memory
+    // buffers; the error exists for size limits we never hit, and then the
+    // blob is left without ciphertext, so it never opens.
+    match cipher.encrypt_in_place_detached(&nonce, aad, &mut out[1 + NONCE_LEN..]) {
+        Ok(tag) => out.extend_from_slice(&tag),
+        Err(_) => out.truncate(1 + NONCE_LEN),
+    }
     out
 }
 
@@ -214,6 +220,22 @@ mod tests {
             Err(KeyError::Decrypt)
         );
         assert_eq!(dek.open(b"short", b""), Err(KeyError::Malformed));
+    }
+
+    #[test]
+    fn every_seal_has_its_own_nonce() {
+        let dek = DataKey::generate();
+        let first = dek.seal(b"hello", b"messages|text|m1");
+        let second = dek.seal(b"hello", b"messages|text|m1");
+        assert_ne!(first[1..1 + NONCE_LEN], second[1..1 + NONCE_LEN]);
+        assert_ne!(first, second);
+        for sealed in [first, second] {
+            assert_eq!(sealed.len(), 1 + NONCE_LEN + 5 + TAG_LEN);
+            assert_eq!(
+                dek.open(&sealed, b"messages|text|m1").as_deref(),
+                Ok(&b"hello"[..])
+            );
+        }
     }
 
     #[test]
