@@ -59,6 +59,9 @@ impl Pipeline {
     where
         F: Future<Output = ServerFrame> + Send + 'static,
     {
+        // Boxed on its own: a send's future is large, and each wrapper
+        // around it below would otherwise copy it whole as it is built.
+        let answer = Box::pin(answer);
         let (queued, turn) = oneshot::channel();
         let previous = self.last_queued.replace(turn);
         self.push(async move {
