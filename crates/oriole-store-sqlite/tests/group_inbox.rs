@@ -392,3 +392,68 @@ async fn rows(dir: &TempDir, user: UserId) -> i64 {
     conn.close().await.expect("close");
     n
 }
+
+/// Erasing an account with 1:1 entries pending on both sides: the other
+/// side's inbox keeps every entry at the seq it was given and continues at
+/// head + 1, and once the purge is done no pair row names the erased user.
+#[tokio::test]
+async fn erasure_keeps_the_peers_pending_direct_entries() {
+    use oriole_core::rights::{AccountErasure, OwnedGroups};
+    let dir = TempDir::new().expect("temp dir");
+    let store = reopen(&dir).await;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let mut ledger = InboxLedger::new(&[alice, bob, carol]);
+    let l = &mut ledger;
+    for i in 0..4 {
+        let (from, to) = if i % 2 == 0 {
+            (alice, bob)
+        } else {
+            (bob, alice)
+        };
+        ledger_direct_send(&store, l, from, to, "pair", i).await;
+        ledger_direct_send(&store, l, carol, alice, "other", 10 + i).await;
+    }
+    store
+        .erase_account(AccountErasure {
+            user: bob,
+            owned_groups: OwnedGroups::Transfer,
+            quarantine_until: at(1000),
+            at: at(100),
+        })
+        .await
+        .expect("erase");
+    while !store
+        .purge_deleted_account(bob, 2)
+        .await
+        .expect("purge")
+        .done
+    {}
+    ledger_direct_send(&store, &mut ledger, carol, alice, "after", 200).await;
+    for survivor in [alice, carol] {
+        assert_eq!(head(&store, survivor).await, ledger.len(survivor));
+        ledger
+            .check_inbox(&store, survivor, "after the erasure")
+            .await;
+    }
+    let named: i64 = {
+        use sqlx::{ConnectOptions, Connection};
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(common::db_path(&common::data_dir(&dir)))
+            .connect()
+            .await
+            .expect("raw connection");
+        let n = sqlx::query_scalar(
+            "SELECT count(*) FROM direct_members WHERE user_id = ?1 OR peer_id = ?1",
+        )
+        .bind(bob.to_string())
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+        conn.close().await.expect("close");
+        n
+    };
+    assert_eq!(named, 0, "pair rows naming the erased user");
+    store.close().await;
+}
