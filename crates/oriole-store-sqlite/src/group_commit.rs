@@ -4,8 +4,10 @@
 //! append (an unknown recipient, say) rolls back alone; each caller is
 //! answered only after the transaction holding its append has committed.
 //!
-//! Nothing waits on a timer: while one batch commits, the next one queues,
-//! so batches grow with load and a lone message commits at once.
+//! While one batch commits, the next one queues, so batches grow with load
+//! and a lone message commits at once. When appends arrive fast, a batch
+//! also waits up to a millisecond for more (see [`pace`]): on a fast disk the
+//! transaction's fixed cost, not the messages, otherwise fills the core.
 //!
 //! sqlx runs SQLite on a worker thread and every statement is a round trip
 //! to it (two context switches on a busy core), so a batch is written by a
@@ -21,6 +23,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use oriole_core::domain::{InboxSeq, Timestamp, UserId};
 use oriole_core::store::{Appended, StoreError, StoreResult};
@@ -34,6 +37,9 @@ use crate::sharing::{insert_outbox, SealedDelivery};
 use crate::store::{push_event, NewEvent, ORIGINAL_SEND};
 
 mod batch;
+mod pace;
+
+use pace::Pace;
 
 /// Appends committed together at most (bounds one transaction's size).
 const MAX_BATCH: usize = 512;
@@ -109,18 +115,19 @@ async fn commit_loop(
     stats: Arc<CommitStats>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut pace = Pace::default();
     while let Some(first) = jobs.recv().await {
+        let started = Instant::now();
         let mut entries = first.append.recipients.len();
         batch.push(first);
-        while batch.len() < MAX_BATCH && entries < MAX_BATCH_ENTRIES {
-            match jobs.try_recv() {
-                Ok(job) => {
-                    entries += job.append.recipients.len();
-                    batch.push(job);
-                }
-                Err(_) => break,
+        take_queued(&mut jobs, &mut batch, &mut entries);
+        if let Some(wait) = pace.linger(started, batch.len()) {
+            if entries < MAX_BATCH_ENTRIES {
+                tokio::time::sleep(wait).await;
+                take_queued(&mut jobs, &mut batch, &mut entries);
             }
         }
+        pace.taken(started, batch.len());
         // Held until the pending heads reflect the commit (see group_inbox).
         let mut log = inbox.lock().await;
         let results = commit_batch(&writer, &inbox, &mut log, &batch).await;
@@ -133,6 +140,19 @@ async fn commit_loop(
             // The caller may have given up (its task was cancelled); the
             // append is committed either way.
             let _ = job.reply.send(result);
+        }
+    }
+}
+
+/// Move what is queued into `batch`, up to the batch bounds.
+fn take_queued(jobs: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, entries: &mut usize) {
+    while batch.len() < MAX_BATCH && *entries < MAX_BATCH_ENTRIES {
+        match jobs.try_recv() {
+            Ok(job) => {
+                *entries += job.append.recipients.len();
+                batch.push(job);
+            }
+            Err(_) => break,
         }
     }
 }
