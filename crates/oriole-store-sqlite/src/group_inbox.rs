@@ -174,7 +174,10 @@ impl GroupInbox {
 
 /// Every pending entry's user and position: group messages above the
 /// membership's `synced_pos`, and 1:1 messages either way between a user
-/// and a peer above their pair's (once for a message to oneself).
+/// and a peer above their pair's (once for a message to oneself). The pair
+/// is the outer loop (`CROSS JOIN` fixes SQLite's join order): otherwise,
+/// for the messages a user received, SQLite derives
+/// `recipient_user_id = ?` and walks every message they were ever sent.
 macro_rules! pending_entries {
     ($members:literal, $pairs:literal) => {
         concat!(
@@ -185,7 +188,7 @@ macro_rules! pending_entries {
             " \
              UNION ALL \
              SELECT dm.user_id, m.rowid, m.id, m.sent_at FROM direct_members AS dm \
-             JOIN messages AS m INDEXED BY messages_by_pair \
+             CROSS JOIN messages AS m INDEXED BY messages_by_pair \
                ON m.recipient_user_id = dm.peer_id AND m.sender_id = dm.user_id \
               AND m.rowid > dm.synced_pos \
              WHERE ",
@@ -193,7 +196,7 @@ macro_rules! pending_entries {
             " \
              UNION ALL \
              SELECT dm.user_id, m.rowid, m.id, m.sent_at FROM direct_members AS dm \
-             JOIN messages AS m INDEXED BY messages_by_pair \
+             CROSS JOIN messages AS m INDEXED BY messages_by_pair \
                ON m.recipient_user_id = dm.user_id AND m.sender_id = dm.peer_id \
               AND m.rowid > dm.synced_pos \
              WHERE ",

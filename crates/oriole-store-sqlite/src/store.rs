@@ -1378,6 +1378,10 @@ mod tests {
                 "USING INDEX group_members_by_user (user_id=?)",
             ),
             (
+                crate::group_inbox::WRITE_PENDING,
+                "USING INDEX messages_by_pair (recipient_user_id=? AND sender_id=? AND rowid>?",
+            ),
+            (
                 crate::group_inbox::CHUNK_END,
                 "SEARCH m USING COVERING INDEX messages_by_group_pos (group_id=? AND rowid>?)",
             ),
@@ -1411,13 +1415,25 @@ mod tests {
                 plan.iter().any(|step| step.contains(expected)),
                 "{query}\n{plan:#?}"
             );
+            // The pair index is searched by pair, never by recipient alone
+            // (every message the user was ever sent).
             assert!(
                 !plan
                     .iter()
-                    // A subquery's own rows (a window's input) are no table.
-                    .any(|step| step.starts_with("SCAN")
-                        && !step.contains("CONSTANT")
-                        && !step.starts_with("SCAN (subquery")),
+                    .any(|step| step.contains("messages_by_pair (recipient_user_id=?)")),
+                "{query}\n{plan:#?}"
+            );
+            // A subquery's own rows (a window's input, a co-routine's
+            // output) are no table.
+            let coroutines: Vec<&str> = plan
+                .iter()
+                .filter_map(|step| step.strip_prefix("CO-ROUTINE "))
+                .collect();
+            assert!(
+                !plan.iter().any(|step| step.starts_with("SCAN")
+                    && !step.contains("CONSTANT")
+                    && !step.starts_with("SCAN (subquery")
+                    && !coroutines.iter().any(|c| step == &format!("SCAN {c}"))),
                 "{query}\n{plan:#?}"
             );
         }
