@@ -9,7 +9,10 @@
 //! before) but no row yet. The rows are written later, in bulk, by
 //! [`materialize`], before anything needs them:
 //!
-//! - anything that reads a user's inbox (sync, export, counts, holds);
+//! - anything that reads a user's inbox (export, counts, holds), except
+//!   a sync page: it merges up to [`MERGE_MAX`] pending entries into what
+//!   it reads ([`INBOX_EVENTS_MERGED`]), numbered as they would be written,
+//!   so a reconnecting user's backlog is read without being written;
 //! - anything that appends a row to it (a 1:1 message, a receipt, a
 //!   recall), so that row takes the seq after the pending ones;
 //! - a member leaving, a group deleted, an account erased, retention
@@ -231,6 +234,60 @@ pub(crate) const WRITE_PENDING: &str = concat!(
      ORDER BY p.pos"
 );
 
+/// A page of user ?1's inbox after seq ?2, at most ?3 entries, with their
+/// pending entries up to seq ?4 merged in as if they were written (?4: the
+/// head the commit task published, read before this, so a page never shows
+/// an entry above the head a later `inbox_head` returns, and no entry
+/// below ?4 is missing: its commit is in this read's snapshot). Each one's
+/// seq is
+/// the stored head plus its rank in position order, exactly the row
+/// [`WRITE_PENDING`] would write, so a read needs no write. The stored rows
+/// and the pending entries are each limited before they are merged, so a
+/// page costs the page plus the user's pending entries (which
+/// [`MERGE_MAX`] bounds), whatever the inbox's size. One statement, so one
+/// snapshot: a settle committing meanwhile cannot make the halves disagree.
+/// The columns are those of `INBOX_EVENTS` in `store.rs`.
+pub(crate) const INBOX_EVENTS_MERGED: &str = concat!(
+    "SELECT e.seq, e.kind, e.message_id, e.receipt_kind, e.at, \
+            a.username AS actor_name, r.username AS to_name, \
+            m.sender_id, m.group_id, m.text, m.payload, m.sent_at, m.recalled_at \
+     FROM (SELECT * FROM (SELECT i.seq, i.kind, i.message_id, i.receipt_kind, i.at, \
+                                 i.actor_id \
+                          FROM inbox AS i WHERE i.user_id = ?1 AND i.seq > ?2 \
+                          ORDER BY i.seq LIMIT ?3) \
+           UNION ALL \
+           SELECT * FROM (SELECT p.seq, 'message', p.id, NULL, p.sent_at, NULL \
+                          FROM (SELECT coalesce((SELECT h.head FROM inbox_heads AS h \
+                                                 WHERE h.user_id = ?1), 0) \
+                                         + row_number() OVER (ORDER BY x.pos) AS seq, \
+                                       x.id, x.sent_at \
+                                FROM (",
+    pending_entries!("gm.user_id = ?1", "dm.user_id = ?1"),
+    ") AS x) AS p \
+                          WHERE p.seq > ?2 AND p.seq <= ?4 \
+                          ORDER BY p.seq LIMIT ?3)) AS e \
+     JOIN messages AS m ON m.id = e.message_id \
+     LEFT JOIN users AS a ON a.id = coalesce(e.actor_id, m.sender_id) \
+     LEFT JOIN users AS r ON r.id = m.recipient_user_id \
+     ORDER BY e.seq \
+     LIMIT ?3"
+);
+
+/// Pending entries a read merges at most (see [`INBOX_EVENTS_MERGED`]);
+/// with more, the read writes them first, as a settle.
+pub(crate) const MERGE_MAX: u64 = 2000;
+
+/// Whether a page of `limit` merges a backlog of `pending` entries rather
+/// than writing it first. Each merged page derives the whole backlog, so
+/// reading it all by merging costs about backlog / limit derivations of
+/// it, against one write of it: W2 with 500 entries per user read in pages
+/// of 256 drained 10-30% faster merged, and with 2000 per user half as
+/// fast (docs/benchmarks.md, eighth pass). So merge only a backlog that
+/// two pages hold.
+pub(crate) fn merges(pending: u64, limit: u32) -> bool {
+    pending <= MERGE_MAX.min(2 * u64::from(limit))
+}
+
 /// Where a chunk of at most `?2` pending entries per group or pair of user
 /// `?1` ends: the lowest, over their groups and pairs (each way), of the
 /// position of the (`?2` + 1)-th pending message (NULL when none has that
@@ -374,6 +431,24 @@ pub(crate) async fn materialize_pending(
 }
 
 impl crate::SqliteStore {
+    /// `user`'s head counting pending entries, and how many entries are
+    /// pending (the head less the stored one), when they have any. Read
+    /// without the lock: the count is only an estimate while sends commit,
+    /// enough to choose between merging and settling.
+    pub(crate) async fn pending_backlog(&self, user: UserId) -> StoreResult<Option<(u64, u64)>> {
+        let Some(head) = self.group_inbox.pending_head(user) else {
+            return Ok(None);
+        };
+        let stored: Option<i64> =
+            sqlx::query_scalar("SELECT head FROM inbox_heads WHERE user_id = ?1")
+                .bind(user.to_string())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db("inbox head"))?;
+        let stored = stored.map_or(Ok(0), |h| to_u64(h, "inbox head"))?;
+        Ok(Some((head, head.saturating_sub(stored))))
+    }
+
     /// Before reading `user`'s inbox rows: write their pending entries, in
     /// chunks of [`SETTLE_CHUNK`] per group, each in its own transaction,
     /// so sends are committed between chunks.
@@ -413,6 +488,15 @@ impl crate::SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_read_merges_what_two_pages_hold_up_to_the_cap() {
+        assert!(super::merges(1, 1));
+        assert!(super::merges(512, 256));
+        assert!(!super::merges(513, 256));
+        assert!(super::merges(2000, 5000));
+        assert!(!super::merges(2001, 5000));
+    }
+
     use oriole_core::domain::{GroupId, GroupName, MessageBody, MessageId, Timestamp, Username};
     use oriole_core::store::{Appended, Conversation, GroupRecord, NewMessage, NewUser, Store};
     use oriole_crypto::PasswordHashString;

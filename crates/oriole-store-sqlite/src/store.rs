@@ -22,7 +22,7 @@ use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use crate::error::{col, db, parse_stored, to_i64, to_u64, unique_violation_column};
 use crate::group_commit::SealedAppend;
-use crate::group_inbox::materialize_pending;
+use crate::group_inbox::{materialize_pending, merges, INBOX_EVENTS_MERGED};
 use crate::personal::PersonalField;
 use crate::SqliteStore;
 
@@ -623,11 +623,25 @@ impl Store for SqliteStore {
         after: InboxSeq,
         limit: u32,
     ) -> StoreResult<Vec<InboxEvent>> {
-        self.settle(user).await?;
-        let rows = sqlx::query(INBOX_EVENTS)
+        // Pending entries are merged into the page as they would be
+        // written; only a backlog too large to merge is written first.
+        let merge_up_to = match self.pending_backlog(user).await? {
+            None => None,
+            Some((head, backlog)) if merges(backlog, limit) => Some(head),
+            Some(_) => {
+                self.settle(user).await?;
+                None
+            }
+        };
+        let query = sqlx::query(merge_up_to.map_or(INBOX_EVENTS, |_| INBOX_EVENTS_MERGED))
             .bind(user.to_string())
             .bind(to_i64(after.0))
-            .bind(i64::from(limit))
+            .bind(i64::from(limit));
+        let query = match merge_up_to {
+            Some(head) => query.bind(to_i64(head)),
+            None => query,
+        };
+        let rows = query
             .fetch_all(&self.reader)
             .await
             .map_err(db("inbox after"))?;
@@ -1378,8 +1392,20 @@ mod tests {
                 "USING INDEX group_members_by_user (user_id=?)",
             ),
             (
+                INBOX_EVENTS_MERGED,
+                "SEARCH i USING PRIMARY KEY (user_id=? AND seq>?)",
+            ),
+            (
+                INBOX_EVENTS_MERGED,
+                "USING INDEX messages_by_pair (recipient_user_id=? AND sender_id=? AND rowid>?",
+            ),
+            (
                 crate::group_inbox::WRITE_PENDING,
                 "USING INDEX messages_by_pair (recipient_user_id=? AND sender_id=? AND rowid>?",
+            ),
+            (
+                INBOX_EVENTS_MERGED,
+                "SEARCH m USING INDEX messages_by_group_pos (group_id=? AND rowid>?)",
             ),
             (
                 crate::group_inbox::CHUNK_END,

@@ -457,3 +457,137 @@ async fn erasure_keeps_the_peers_pending_direct_entries() {
     assert_eq!(named, 0, "pair rows naming the erased user");
     store.close().await;
 }
+
+/// Every page of `users`' inboxes, of each size in `limits`, from every
+/// starting seq, reads exactly as the ledger says.
+async fn check_every_page(
+    store: &SqliteStore,
+    ledger: &InboxLedger,
+    users: &[UserId],
+    limits: &[u32],
+    when: &str,
+) {
+    for &who in users {
+        for after in 0..=ledger.len(who) {
+            for &limit in limits {
+                ledger.check_page(store, who, after, limit, when).await;
+            }
+        }
+    }
+}
+
+/// A sync page merges a user's pending entries into their stored rows
+/// instead of writing them first: with rows (up to a receipt, which writes
+/// the pending entries before it) followed by pending group, 1:1 and
+/// note-to-self entries, every page across the boundary reads as the
+/// ledger says and reading writes no inbox row (no user has more pending
+/// entries than two pages of 3 hold, so every read merges). The same
+/// pages read the same after reopening, and again once the rows are
+/// written, in pages of every size.
+#[tokio::test]
+async fn sync_pages_merge_pending_entries_without_writing_them() {
+    const MERGED: &[u32] = &[3, 4, 100];
+    let dir = TempDir::new().expect("temp dir");
+    let store = reopen(&dir).await;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let users = [alice, bob, carol];
+    let mut ledger = InboxLedger::new(&users);
+    let g = group(&store, alice, &[bob, carol]).await;
+    let l = &mut ledger;
+    let one = ledger_direct_send(&store, l, alice, bob, "one", 1).await;
+    ledger_group_send(&store, l, bob, g, "g one", 2).await;
+    ledger_direct_send(&store, l, carol, alice, "two", 3).await;
+    let (to, seq) = store
+        .record_receipt(one, bob, ReceiptKind::Delivered, at(4))
+        .await
+        .expect("receipt")
+        .expect("a new receipt");
+    assert_eq!(to, alice);
+    ledger.push(alice, seq, EventKind::Receipt, one, None, "receipt");
+    let l = &mut ledger;
+    ledger_group_send(&store, l, carol, g, "g two", 5).await;
+    ledger_direct_send(&store, l, bob, alice, "three", 6).await;
+    ledger_direct_send(&store, l, alice, alice, "note", 7).await;
+    ledger_group_send(&store, l, alice, g, "g three", 8).await;
+    assert_eq!(
+        rows(&dir, alice).await,
+        4,
+        "alice's rows end at the receipt"
+    );
+    assert_eq!(rows(&dir, bob).await, 0);
+
+    check_every_page(&store, &ledger, &users, MERGED, "merged").await;
+    assert_eq!(rows(&dir, alice).await, 4, "reading wrote no row");
+    assert_eq!(rows(&dir, bob).await, 0, "reading wrote no row");
+    assert_eq!(rows(&dir, carol).await, 0, "reading wrote no row");
+
+    store.close().await;
+    drop(store);
+    let store = reopen(&dir).await;
+    check_every_page(&store, &ledger, &users, MERGED, "merged, after reopening").await;
+    ledger_group_send(&store, &mut ledger, bob, g, "after", 9).await;
+    check_every_page(&store, &ledger, &users, MERGED, "merged, after a send").await;
+    assert_eq!(rows(&dir, bob).await, 0, "reading wrote no row");
+
+    // Anything that needs the rows still writes them, at the same seqs.
+    for &who in &users {
+        assert!(store.inbox_has_message(who, one).await.is_ok());
+        assert_eq!(
+            rows(&dir, who).await,
+            ledger.len(who) as i64,
+            "{who} settled"
+        );
+    }
+    check_every_page(&store, &ledger, &users, &[1, 2, 3, 100], "from rows").await;
+    store.close().await;
+}
+
+/// A backlog too large to merge (more than 2000 pending entries, and more
+/// than two pages) is written as rows by the read, as before, and reads
+/// whole.
+#[tokio::test]
+async fn a_large_backlog_is_written_before_it_is_read() {
+    let dir = TempDir::new().expect("temp dir");
+    let store = reopen(&dir).await;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    const N: i64 = 2001;
+    let sends: Vec<_> = (0..N)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let msg = message(alice, Conversation::Direct(bob), text("backlog"), at(i));
+                store
+                    .append_message(msg, &[alice, bob])
+                    .await
+                    .expect("append")
+            })
+        })
+        .collect();
+    for send in sends {
+        send.await.expect("send task");
+    }
+    assert_eq!(rows(&dir, bob).await, 0, "all pending");
+    let page = store
+        .inbox_after(bob, InboxSeq(0), 10)
+        .await
+        .expect("inbox");
+    assert_eq!(
+        page.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert_eq!(rows(&dir, bob).await, N, "the read wrote the backlog");
+    assert_eq!(
+        rows(&dir, alice).await,
+        0,
+        "the sender's entries stay pending"
+    );
+    let all = store
+        .inbox_after(bob, InboxSeq(0), 5000)
+        .await
+        .expect("inbox");
+    assert_eq!(all.len() as i64, N);
+    store.close().await;
+}
