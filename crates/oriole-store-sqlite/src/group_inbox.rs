@@ -10,9 +10,10 @@
 //! [`materialize`], before anything needs them:
 //!
 //! - anything that reads a user's inbox (export, counts, holds), except
-//!   a sync page: it merges up to [`MERGE_MAX`] pending entries into what
-//!   it reads ([`INBOX_EVENTS_MERGED`]), numbered as they would be written,
-//!   so a reconnecting user's backlog is read without being written;
+//!   a sync page when two pages hold the backlog ([`merges`]): it merges
+//!   the pending entries into what it reads ([`INBOX_EVENTS_MERGED`]),
+//!   numbered as they would be written, so a reconnecting user's small
+//!   backlog is read without a write;
 //! - anything that appends a row to it (a 1:1 message, a receipt, a
 //!   recall), so that row takes the seq after the pending ones;
 //! - a member leaving, a group deleted, an account erased, retention
@@ -239,8 +240,7 @@ pub(crate) const WRITE_PENDING: &str = concat!(
 /// head the commit task published, read before this, so a page never shows
 /// an entry above the head a later `inbox_head` returns, and no entry
 /// below ?4 is missing: its commit is in this read's snapshot). Each one's
-/// seq is
-/// the stored head plus its rank in position order, exactly the row
+/// seq is the stored head plus its rank in position order, exactly the row
 /// [`WRITE_PENDING`] would write, so a read needs no write. The stored rows
 /// and the pending entries are each limited before they are merged, so a
 /// page costs the page plus the user's pending entries (which
@@ -280,10 +280,10 @@ pub(crate) const MERGE_MAX: u64 = 2000;
 /// Whether a page of `limit` merges a backlog of `pending` entries rather
 /// than writing it first. Each merged page derives the whole backlog, so
 /// reading it all by merging costs about backlog / limit derivations of
-/// it, against one write of it: W2 with 500 entries per user read in pages
-/// of 256 drained 10-30% faster merged, and with 2000 per user half as
-/// fast (docs/benchmarks.md, eighth pass). So merge only a backlog that
-/// two pages hold.
+/// it, against one write of it: W2 with 2000 entries per user read in
+/// pages of 256 drained half as fast merged, with 500 about as fast as
+/// settling (docs/benchmarks.md, eighth pass). So merge only a backlog
+/// that two pages hold.
 pub(crate) fn merges(pending: u64, limit: u32) -> bool {
     pending <= MERGE_MAX.min(2 * u64::from(limit))
 }
