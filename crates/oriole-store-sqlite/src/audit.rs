@@ -87,6 +87,8 @@ impl SqliteStore {
     /// Read the head, chain the draft onto it and insert it, in one write
     /// transaction: the single writer (and SQLite's write lock, for another
     /// process) serialises appends, so two entries never share a seq.
+    ///
+    /// A write transaction: called only inside [`crate::store::detached`].
     pub(crate) async fn append_audit_entry(&self, draft: EntryDraft) -> StoreResult<AuditEntry> {
         const OP: &str = "appending to the audit log";
         let mut tx = self.begin_write(OP).await?;

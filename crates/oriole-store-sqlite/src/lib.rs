@@ -3,8 +3,11 @@
 //! All writes go through a pool of exactly one connection, so concurrent
 //! writers queue in-process (fairly, with a timeout) instead of racing for
 //! SQLite's lock and failing with `SQLITE_BUSY`; reads use a separate pool
-//! of `query_only` connections, which WAL lets run beside the writer. Personal
-//! fields pass through the configured [`FieldVault`] (see `personal.rs`).
+//! of `query_only` connections, which WAL lets run beside the writer. Every
+//! write transaction runs on a task of its own (`store::detached`), so a
+//! caller dropped part-way cannot hand that one connection back in the
+//! middle of a transaction. Personal fields pass through the configured
+//! [`FieldVault`] (see `personal.rs`).
 //!
 //! The keys for encryption at rest live apart, in `DATA/keys/` (see
 //! [`keystore`]): a [`SqliteKeyStore`] for the wrapped data keys, the KEK

@@ -139,6 +139,8 @@ impl SqliteStore {
 
     /// Mark the operator disabled and end every live session of theirs, in
     /// one transaction; `false` when they already were.
+    ///
+    /// A write transaction: called only inside [`crate::store::detached`].
     pub(crate) async fn disable_operator_now(
         &self,
         operator: OperatorId,
@@ -170,6 +172,8 @@ impl SqliteStore {
 
     /// Replace the operator's password hash and end their other sessions
     /// (all but `keep`), in one transaction.
+    ///
+    /// A write transaction: called only inside [`crate::store::detached`].
     pub(crate) async fn replace_operator_password(
         &self,
         operator: OperatorId,

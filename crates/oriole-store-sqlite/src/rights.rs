@@ -66,6 +66,7 @@ impl SqliteStore {
         })
     }
 
+    /// A write transaction: called only inside [`crate::store::detached`].
     pub(crate) async fn rights_correct_profile(
         &self,
         user: UserId,
@@ -405,6 +406,7 @@ impl SqliteStore {
         .map_err(db("username quarantined"))
     }
 
+    /// A write transaction: called only inside [`crate::store::detached`].
     #[tracing::instrument(skip_all)]
     pub(crate) async fn rights_erase_account(
         &self,
@@ -634,6 +636,8 @@ impl SqliteStore {
     /// One batch of a deleted account's purge, in one write transaction:
     /// its inbox entries, the receipts it gave, and the sender and content
     /// of the messages it sent (tombstones stay for the recipients).
+    ///
+    /// A write transaction: called only inside [`crate::store::detached`].
     #[tracing::instrument(skip_all)]
     pub(crate) async fn rights_purge_deleted_account(
         &self,

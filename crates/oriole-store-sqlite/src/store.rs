@@ -86,6 +86,7 @@ impl SqliteStore {
     /// A write transaction on the single writer connection. `IMMEDIATE`
     /// takes SQLite's write lock up front, so a transaction that reads
     /// before writing cannot fail half-way on a lock held by another process.
+    /// Begun only inside [`detached`], never on a caller's future.
     pub(crate) async fn begin_write(
         &self,
         op: &'static str,
@@ -662,8 +663,7 @@ impl Store for SqliteStore {
     }
 
     /// Recalling an already recalled message appends nothing. Runs on a
-    /// task of its own, like every write a client's hang-up could cancel
-    /// half-way (see [`SqliteStore::settle`]).
+    /// task of its own, like every write transaction (see [`detached`]).
     async fn recall_message(
         &self,
         id: MessageId,
@@ -692,30 +692,8 @@ impl Store for SqliteStore {
         group: GroupRecord,
         members: &[(UserId, GroupRole)],
     ) -> StoreResult<()> {
-        const OP: &str = "create group";
-        let id = group.id.to_string();
-        let mut tx = self.begin_write(OP).await?;
-        sqlx::query(
-            "INSERT INTO groups (id, name, history_visible, created_at) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .bind(&id)
-        .bind(group.name.as_str())
-        .bind(group.history_visible)
-        .bind(group.created_at.millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(db(OP))?;
-        for (user, role) in members {
-            sqlx::query(JOIN_GROUP)
-                .bind(&id)
-                .bind(user.to_string())
-                .bind(role.as_str())
-                .bind(group.created_at.millis())
-                .execute(&mut *tx)
-                .await
-                .map_err(db(OP))?;
-        }
-        tx.commit().await.map_err(db(OP))
+        let (store, members) = (self.clone(), members.to_vec());
+        detached(async move { store.create_group_now(group, &members).await }).await
     }
 
     async fn group(&self, id: GroupId) -> StoreResult<Option<GroupRecord>> {
@@ -751,35 +729,8 @@ impl Store for SqliteStore {
     }
 
     async fn delete_group(&self, id: GroupId) -> StoreResult<()> {
-        const OP: &str = "delete group";
-        let _log = self.group_inbox.lock().await;
-        let mut tx = self.begin_write(OP).await?;
-        // The members' pending entries are derived from their memberships:
-        // write them before those go.
-        let members: Vec<String> =
-            sqlx::query_scalar("SELECT user_id FROM group_members WHERE group_id = ?1")
-                .bind(id.to_string())
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db(OP))?;
-        let members = members
-            .iter()
-            .map(|u| parse_stored(u, "user id"))
-            .collect::<StoreResult<Vec<UserId>>>()?;
-        let mut written = HashSet::new();
-        materialize_pending(&mut tx, &self.group_inbox, members, &mut written).await?;
-        // Memberships go by ON DELETE CASCADE; messages keep their group id.
-        let done = sqlx::query("DELETE FROM groups WHERE id = ?1")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db(OP))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("no such group".into()));
-        }
-        tx.commit().await.map_err(db(OP))?;
-        self.group_inbox.committed(&[], &written);
-        Ok(())
+        let store = self.clone();
+        detached(async move { store.delete_group_now(id).await }).await
     }
 
     async fn members(&self, id: GroupId) -> StoreResult<Vec<MemberRecord>> {
@@ -846,22 +797,8 @@ impl Store for SqliteStore {
     }
 
     async fn remove_member(&self, id: GroupId, user: UserId) -> StoreResult<bool> {
-        const OP: &str = "remove member";
-        let _log = self.group_inbox.lock().await;
-        let mut tx = self.begin_write(OP).await?;
-        // What the member had is theirs to keep: written before it could
-        // no longer be derived from the membership.
-        let mut written = HashSet::new();
-        materialize_pending(&mut tx, &self.group_inbox, [user], &mut written).await?;
-        let done = sqlx::query("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2")
-            .bind(id.to_string())
-            .bind(user.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db(OP))?;
-        tx.commit().await.map_err(db(OP))?;
-        self.group_inbox.committed(&[], &written);
-        Ok(done.rows_affected() > 0)
+        let store = self.clone();
+        detached(async move { store.remove_member_now(id, user).await }).await
     }
 
     async fn groups_of(&self, user: UserId) -> StoreResult<Vec<(GroupRecord, GroupRole)>> {
@@ -905,7 +842,8 @@ impl Store for SqliteStore {
         &self,
         draft: oriole_audit::EntryDraft,
     ) -> StoreResult<oriole_audit::AuditEntry> {
-        self.append_audit_entry(draft).await
+        let store = self.clone();
+        detached(async move { store.append_audit_entry(draft).await }).await
     }
 
     async fn audit_entries(
@@ -997,7 +935,8 @@ impl Store for SqliteStore {
         operator: oriole_core::staff::OperatorId,
         at: Timestamp,
     ) -> StoreResult<bool> {
-        self.disable_operator_now(operator, at).await
+        let store = self.clone();
+        detached(async move { store.disable_operator_now(operator, at).await }).await
     }
 
     async fn set_operator_password(
@@ -1007,8 +946,13 @@ impl Store for SqliteStore {
         keep: &TokenHash,
         at: Timestamp,
     ) -> StoreResult<()> {
-        self.replace_operator_password(operator, hash, keep, at)
-            .await
+        let (store, hash, keep) = (self.clone(), hash.clone(), keep.clone());
+        detached(async move {
+            store
+                .replace_operator_password(operator, &hash, &keep, at)
+                .await
+        })
+        .await
     }
 
     // ---- justified access (in `audit.rs` and `operators.rs`) ----
@@ -1071,7 +1015,8 @@ impl Store for SqliteStore {
         correction: &ProfileCorrection,
         at: Timestamp,
     ) -> StoreResult<()> {
-        self.rights_correct_profile(user, correction, at).await
+        let (store, correction) = (self.clone(), correction.clone());
+        detached(async move { store.rights_correct_profile(user, &correction, at).await }).await
     }
 
     async fn corrections(&self, user: UserId) -> StoreResult<Vec<CorrectionRecord>> {
@@ -1102,7 +1047,8 @@ impl Store for SqliteStore {
     }
 
     async fn erase_account(&self, erasure: AccountErasure) -> StoreResult<ErasureSummary> {
-        self.rights_erase_account(erasure).await
+        let store = self.clone();
+        detached(async move { store.rights_erase_account(erasure).await }).await
     }
 
     async fn deletion_purges(&self) -> StoreResult<Vec<oriole_core::rights::DeletionPurge>> {
@@ -1114,7 +1060,8 @@ impl Store for SqliteStore {
         user: UserId,
         limit: u32,
     ) -> StoreResult<oriole_core::rights::PurgeStep> {
-        self.rights_purge_deleted_account(user, limit).await
+        let store = self.clone();
+        detached(async move { store.rights_purge_deleted_account(user, limit).await }).await
     }
 
     async fn receipts_given(
@@ -1196,6 +1143,88 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    async fn create_group_now(
+        &self,
+        group: GroupRecord,
+        members: &[(UserId, GroupRole)],
+    ) -> StoreResult<()> {
+        const OP: &str = "create group";
+        let id = group.id.to_string();
+        let mut tx = self.begin_write(OP).await?;
+        sqlx::query(
+            "INSERT INTO groups (id, name, history_visible, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(&id)
+        .bind(group.name.as_str())
+        .bind(group.history_visible)
+        .bind(group.created_at.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        for (user, role) in members {
+            sqlx::query(JOIN_GROUP)
+                .bind(&id)
+                .bind(user.to_string())
+                .bind(role.as_str())
+                .bind(group.created_at.millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(db(OP))?;
+        }
+        tx.commit().await.map_err(db(OP))
+    }
+
+    async fn delete_group_now(&self, id: GroupId) -> StoreResult<()> {
+        const OP: &str = "delete group";
+        let _log = self.group_inbox.lock().await;
+        let mut tx = self.begin_write(OP).await?;
+        // The members' pending entries are derived from their memberships:
+        // write them before those go.
+        let members: Vec<String> =
+            sqlx::query_scalar("SELECT user_id FROM group_members WHERE group_id = ?1")
+                .bind(id.to_string())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db(OP))?;
+        let members = members
+            .iter()
+            .map(|u| parse_stored(u, "user id"))
+            .collect::<StoreResult<Vec<UserId>>>()?;
+        let mut written = HashSet::new();
+        materialize_pending(&mut tx, &self.group_inbox, members, &mut written).await?;
+        // Memberships go by ON DELETE CASCADE; messages keep their group id.
+        let done = sqlx::query("DELETE FROM groups WHERE id = ?1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("no such group".into()));
+        }
+        tx.commit().await.map_err(db(OP))?;
+        self.group_inbox.committed(&[], &written);
+        Ok(())
+    }
+
+    async fn remove_member_now(&self, id: GroupId, user: UserId) -> StoreResult<bool> {
+        const OP: &str = "remove member";
+        let _log = self.group_inbox.lock().await;
+        let mut tx = self.begin_write(OP).await?;
+        // What the member had is theirs to keep: written before it could
+        // no longer be derived from the membership.
+        let mut written = HashSet::new();
+        materialize_pending(&mut tx, &self.group_inbox, [user], &mut written).await?;
+        let done = sqlx::query("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2")
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        tx.commit().await.map_err(db(OP))?;
+        self.group_inbox.committed(&[], &written);
+        Ok(done.rows_affected() > 0)
+    }
+
     #[tracing::instrument(skip_all)]
     async fn recall_now(
         &self,
@@ -1345,10 +1374,21 @@ impl SqliteStore {
 /// Run a write transaction on a task of its own and wait for it: a future
 /// dropped while it holds a transaction hands the writer back with its
 /// rollback still queued, and the next transaction then fails to begin.
+/// sqlx's SQLite transactions are not cancel-safe (launchbadge/sqlx#3932:
+/// a `begin` dropped part-way can leave the connection inside a
+/// transaction no `Transaction` owns), and callers' futures are dropped
+/// whenever a client hangs up or a session's `select!` takes another
+/// branch.
+///
+/// The rule: every write transaction outside the group-commit task (which
+/// is never cancelled) runs inside this, with owned data, so it always
+/// reaches its commit or rollback whatever happens to the caller. The task
+/// keeps the caller's tracing span.
 pub(crate) async fn detached<T: Send + 'static>(
     work: impl std::future::Future<Output = StoreResult<T>> + Send + 'static,
 ) -> StoreResult<T> {
-    tokio::spawn(work)
+    use tracing::Instrument;
+    tokio::spawn(work.in_current_span())
         .await
         .map_err(|e| StoreError::Backend(format!("a write task failed: {e}")))?
 }
