@@ -16,6 +16,7 @@ use oriole_proto::{ConsentChannel, Purpose};
 
 use crate::error::{col, db, parse_stored, to_u64};
 use crate::group_inbox::materialize_pending;
+use crate::store::detached;
 use crate::SqliteStore;
 
 fn channel(raw: &str) -> StoreResult<ConsentChannel> {
@@ -89,51 +90,8 @@ fn purge_sql(purge: Purge) -> (&'static str, &'static str) {
 #[async_trait]
 impl PrivacyStore for SqliteStore {
     async fn record_consent(&self, change: ConsentChange) -> StoreResult<u64> {
-        let user = change.user.to_string();
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("record consent"))?;
-        sqlx::query(
-            "INSERT INTO consents (user_id, purpose, granted, policy_version, channel, at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(&user)
-        .bind(purpose_name(change.purpose))
-        .bind(change.granted)
-        .bind(i64::from(change.policy_version.get()))
-        .bind(change.channel.as_str())
-        .bind(change.at.millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(db("record consent"))?;
-        let erased = match (change.granted, change.purpose) {
-            (false, Purpose::DeviceDiagnostics) => sqlx::query(
-                "UPDATE devices SET device_model = NULL, os_version = NULL \
-                     WHERE user_id = ?1 AND (device_model IS NOT NULL OR os_version IS NOT NULL)",
-            )
-            .bind(&user)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("erase device diagnostics"))?
-            .rows_affected(),
-            (false, Purpose::ProductAnalytics) => {
-                sqlx::query("DELETE FROM analytics_events WHERE user_id = ?1")
-                    .bind(&user)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("erase analytics events"))?
-                    .rows_affected()
-            }
-            _ => 0,
-        };
-        tx.commit().await.map_err(db("record consent"))?;
-        if erased > 0 {
-            // Leave no copy of the erased values in the WAL.
-            self.checkpoint("consent withdrawn").await;
-        }
-        Ok(erased)
+        let store = self.clone();
+        detached(async move { store.record_consent_now(change).await }).await
     }
 
     async fn consent_history(&self, user: UserId) -> StoreResult<Vec<ConsentChange>> {
@@ -207,44 +165,8 @@ impl PrivacyStore for SqliteStore {
     }
 
     async fn publish_policy_text(&self, text: NewPolicyText) -> StoreResult<Published> {
-        let v = i64::from(text.version.get());
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("publish policy"))?;
-        let created = sqlx::query(
-            "INSERT INTO policy_versions (version, material, published_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (version) DO NOTHING",
-        )
-        .bind(v)
-        .bind(text.material)
-        .bind(text.at.millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(db("publish policy"))?
-        .rows_affected()
-            == 1;
-        sqlx::query("INSERT INTO policy_texts (version, lang, text) VALUES (?1, ?2, ?3)")
-            .bind(v)
-            .bind(text.lang.as_str())
-            .bind(text.text.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match db("publish policy text")(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!(
-                    "version {} already has a `{}` text",
-                    text.version,
-                    text.lang.as_str()
-                )),
-                other => other,
-            })?;
-        tx.commit().await.map_err(db("publish policy"))?;
-        Ok(if created {
-            Published::NewVersion
-        } else {
-            Published::Translation
-        })
+        let store = self.clone();
+        detached(async move { store.publish_policy_text_now(text).await }).await
     }
 
     async fn policy_versions(&self) -> StoreResult<Vec<PolicyVersionRecord>> {
@@ -336,6 +258,150 @@ impl PrivacyStore for SqliteStore {
         users: &[UserId],
         version: PolicyVersion,
     ) -> StoreResult<()> {
+        let (store, users) = (self.clone(), users.to_vec());
+        detached(async move { store.mark_policy_notified_now(&users, version).await }).await
+    }
+
+    async fn purge(
+        &self,
+        purge: Purge,
+        cutoff: Timestamp,
+        limit: u32,
+        dry_run: bool,
+    ) -> StoreResult<u64> {
+        let store = self.clone();
+        detached(async move { store.purge_now(purge, cutoff, limit, dry_run).await }).await
+    }
+
+    async fn group_retention_overrides(&self) -> StoreResult<Vec<(GroupId, u32)>> {
+        let rows = sqlx::query("SELECT group_id, message_days FROM group_retention")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db("group retention"))?;
+        rows.iter()
+            .map(|row| {
+                let group: GroupId = parse_stored(&col::<String>(row, "group_id")?, "group id")?;
+                let days: i64 = col(row, "message_days")?;
+                Ok((group, u32::try_from(days).unwrap_or(u32::MAX)))
+            })
+            .collect()
+    }
+
+    async fn set_group_retention(&self, group: GroupId, days: Option<u32>) -> StoreResult<()> {
+        let q = match days {
+            Some(days) => sqlx::query(
+                "INSERT INTO group_retention (group_id, message_days) VALUES (?1, ?2) \
+                 ON CONFLICT (group_id) DO UPDATE SET message_days = excluded.message_days",
+            )
+            .bind(group.to_string())
+            .bind(i64::from(days)),
+            None => sqlx::query("DELETE FROM group_retention WHERE group_id = ?1")
+                .bind(group.to_string()),
+        };
+        q.execute(&self.writer)
+            .await
+            .map_err(db("set group retention"))?;
+        Ok(())
+    }
+}
+
+/// The transactions behind [`PrivacyStore`]'s writes, each run on a task
+/// of its own by its trait method (see [`detached`]).
+impl SqliteStore {
+    async fn record_consent_now(&self, change: ConsentChange) -> StoreResult<u64> {
+        let user = change.user.to_string();
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("record consent"))?;
+        sqlx::query(
+            "INSERT INTO consents (user_id, purpose, granted, policy_version, channel, at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&user)
+        .bind(purpose_name(change.purpose))
+        .bind(change.granted)
+        .bind(i64::from(change.policy_version.get()))
+        .bind(change.channel.as_str())
+        .bind(change.at.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("record consent"))?;
+        let erased = match (change.granted, change.purpose) {
+            (false, Purpose::DeviceDiagnostics) => sqlx::query(
+                "UPDATE devices SET device_model = NULL, os_version = NULL \
+                     WHERE user_id = ?1 AND (device_model IS NOT NULL OR os_version IS NOT NULL)",
+            )
+            .bind(&user)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("erase device diagnostics"))?
+            .rows_affected(),
+            (false, Purpose::ProductAnalytics) => {
+                sqlx::query("DELETE FROM analytics_events WHERE user_id = ?1")
+                    .bind(&user)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("erase analytics events"))?
+                    .rows_affected()
+            }
+            _ => 0,
+        };
+        tx.commit().await.map_err(db("record consent"))?;
+        if erased > 0 {
+            // Leave no copy of the erased values in the WAL.
+            self.checkpoint("consent withdrawn").await;
+        }
+        Ok(erased)
+    }
+
+    async fn publish_policy_text_now(&self, text: NewPolicyText) -> StoreResult<Published> {
+        let v = i64::from(text.version.get());
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("publish policy"))?;
+        let created = sqlx::query(
+            "INSERT INTO policy_versions (version, material, published_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(v)
+        .bind(text.material)
+        .bind(text.at.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("publish policy"))?
+        .rows_affected()
+            == 1;
+        sqlx::query("INSERT INTO policy_texts (version, lang, text) VALUES (?1, ?2, ?3)")
+            .bind(v)
+            .bind(text.lang.as_str())
+            .bind(text.text.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match db("publish policy text")(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "version {} already has a `{}` text",
+                    text.version,
+                    text.lang.as_str()
+                )),
+                other => other,
+            })?;
+        tx.commit().await.map_err(db("publish policy"))?;
+        Ok(if created {
+            Published::NewVersion
+        } else {
+            Published::Translation
+        })
+    }
+
+    async fn mark_policy_notified_now(
+        &self,
+        users: &[UserId],
+        version: PolicyVersion,
+    ) -> StoreResult<()> {
         if users.is_empty() {
             return Ok(());
         }
@@ -360,7 +426,7 @@ impl PrivacyStore for SqliteStore {
         tx.commit().await.map_err(db("mark policy notified"))
     }
 
-    async fn purge(
+    async fn purge_now(
         &self,
         purge: Purge,
         cutoff: Timestamp,
@@ -415,36 +481,5 @@ impl PrivacyStore for SqliteStore {
             self.checkpoint("retention purge").await;
         }
         Ok(done)
-    }
-
-    async fn group_retention_overrides(&self) -> StoreResult<Vec<(GroupId, u32)>> {
-        let rows = sqlx::query("SELECT group_id, message_days FROM group_retention")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db("group retention"))?;
-        rows.iter()
-            .map(|row| {
-                let group: GroupId = parse_stored(&col::<String>(row, "group_id")?, "group id")?;
-                let days: i64 = col(row, "message_days")?;
-                Ok((group, u32::try_from(days).unwrap_or(u32::MAX)))
-            })
-            .collect()
-    }
-
-    async fn set_group_retention(&self, group: GroupId, days: Option<u32>) -> StoreResult<()> {
-        let q = match days {
-            Some(days) => sqlx::query(
-                "INSERT INTO group_retention (group_id, message_days) VALUES (?1, ?2) \
-                 ON CONFLICT (group_id) DO UPDATE SET message_days = excluded.message_days",
-            )
-            .bind(group.to_string())
-            .bind(i64::from(days)),
-            None => sqlx::query("DELETE FROM group_retention WHERE group_id = ?1")
-                .bind(group.to_string()),
-        };
-        q.execute(&self.writer)
-            .await
-            .map_err(db("set group retention"))?;
-        Ok(())
     }
 }

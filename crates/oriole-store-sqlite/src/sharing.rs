@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::error::{col, db, parse_stored};
 use crate::personal::PersonalField;
+use crate::store::detached;
 use crate::SqliteStore;
 
 const RECIPIENT_COLUMNS: &str = "id, name, contact, purpose, categories, legal_basis, retention, \
@@ -373,66 +374,8 @@ impl SharingStore for SqliteStore {
         change: SharingChange,
         erasure: Option<NewDelivery>,
     ) -> StoreResult<u64> {
-        let sealed = match &erasure {
-            Some(d) => Some(self.seal_body(d).await?),
-            None => None,
-        };
-        let user = change.user.to_string();
-        let recipient = change.recipient.to_string();
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(db("recording a sharing consent"))?;
-        sqlx::query(
-            "INSERT INTO sharing_consent_history (user_id, recipient_id, granted, at) \
-             VALUES (?1, ?2, ?3, ?4)",
-        )
-        .bind(&user)
-        .bind(&recipient)
-        .bind(change.granted)
-        .bind(change.at.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("recording a sharing consent"))?;
-        let mut dropped = 0;
-        if change.granted {
-            sqlx::query(
-                "INSERT INTO sharing_grants (user_id, recipient_id, pseudonym, granted_at) \
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, recipient_id) DO NOTHING",
-            )
-            .bind(&user)
-            .bind(&recipient)
-            .bind(change.pseudonym.as_str())
-            .bind(change.at.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("granting sharing"))?;
-        } else {
-            sqlx::query("DELETE FROM sharing_grants WHERE user_id = ?1 AND recipient_id = ?2")
-                .bind(&user)
-                .bind(&recipient)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("revoking sharing"))?;
-            dropped = sqlx::query(
-                "DELETE FROM sharing_outbox WHERE user_id = ?1 AND recipient_id = ?2 \
-                 AND kind = 'message'",
-            )
-            .bind(&user)
-            .bind(&recipient)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("dropping queued deliveries"))?
-            .rows_affected();
-        }
-        if let (Some(d), Some(sealed)) = (&erasure, sealed) {
-            self.insert_delivery(&mut tx, d, sealed).await?;
-        }
-        tx.commit()
-            .await
-            .map_err(db("recording a sharing consent"))?;
-        Ok(dropped)
+        let store = self.clone();
+        detached(async move { store.record_sharing_change_now(change, erasure).await }).await
     }
 
     async fn sharing_history(
@@ -460,38 +403,8 @@ impl SharingStore for SqliteStore {
     }
 
     async fn forget_sharing(&self, user: UserId, erasures: Vec<NewDelivery>) -> StoreResult<u64> {
-        let mut sealed = Vec::with_capacity(erasures.len());
-        for d in &erasures {
-            sealed.push(self.seal_body(d).await?);
-        }
-        let user = user.to_string();
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(db("forgetting sharing"))?;
-        let dropped = sqlx::query("DELETE FROM sharing_outbox WHERE user_id = ?1")
-            .bind(&user)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("dropping queued deliveries"))?
-            .rows_affected();
-        for table in [
-            "sharing_grants",
-            "sharing_consent_history",
-            "sharing_ledger",
-        ] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?1"))
-                .bind(&user)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("forgetting sharing"))?;
-        }
-        for (d, s) in erasures.iter().zip(sealed) {
-            self.insert_delivery(&mut tx, d, s).await?;
-        }
-        tx.commit().await.map_err(db("forgetting sharing"))?;
-        Ok(dropped)
+        let store = self.clone();
+        detached(async move { store.forget_sharing_now(user, erasures).await }).await
     }
 
     async fn append_shared_message(
@@ -507,15 +420,8 @@ impl SharingStore for SqliteStore {
     }
 
     async fn enqueue_delivery(&self, delivery: NewDelivery) -> StoreResult<bool> {
-        let sealed = self.seal_body(&delivery).await?;
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(db("queueing a delivery"))?;
-        let new = self.insert_delivery(&mut tx, &delivery, sealed).await?;
-        tx.commit().await.map_err(db("queueing a delivery"))?;
-        Ok(new)
+        let store = self.clone();
+        detached(async move { store.enqueue_delivery_now(delivery).await }).await
     }
 
     async fn due_deliveries(
@@ -573,32 +479,8 @@ impl SharingStore for SqliteStore {
     }
 
     async fn complete_delivery(&self, id: DeliveryId, at: Timestamp) -> StoreResult<bool> {
-        let id = id.to_string();
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(db("completing a delivery"))?;
-        sqlx::query(
-            "INSERT INTO sharing_ledger (delivery_id, user_id, recipient_id, kind, categories, \
-             delivered_at) \
-             SELECT o.id, o.user_id, o.recipient_id, o.kind, o.categories, ?2 \
-             FROM sharing_outbox AS o JOIN users AS u ON u.id = o.user_id WHERE o.id = ?1 \
-             ON CONFLICT (delivery_id) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(at.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("recording a delivery in the ledger"))?;
-        let removed = sqlx::query("DELETE FROM sharing_outbox WHERE id = ?1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("completing a delivery"))?
-            .rows_affected();
-        tx.commit().await.map_err(db("completing a delivery"))?;
-        Ok(removed == 1)
+        let store = self.clone();
+        detached(async move { store.complete_delivery_now(id, at).await }).await
     }
 
     async fn retry_delivery(
@@ -753,6 +635,157 @@ impl SharingStore for SqliteStore {
         .await
         .map_err(db("reading a user's notices"))?;
         self.notices_from(&rows).await
+    }
+}
+
+/// The transactions behind [`SharingStore`]'s writes, each run on a task
+/// of its own by its trait method (see [`detached`]).
+impl SqliteStore {
+    async fn record_sharing_change_now(
+        &self,
+        change: SharingChange,
+        erasure: Option<NewDelivery>,
+    ) -> StoreResult<u64> {
+        let sealed = match &erasure {
+            Some(d) => Some(self.seal_body(d).await?),
+            None => None,
+        };
+        let user = change.user.to_string();
+        let recipient = change.recipient.to_string();
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(db("recording a sharing consent"))?;
+        sqlx::query(
+            "INSERT INTO sharing_consent_history (user_id, recipient_id, granted, at) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(&user)
+        .bind(&recipient)
+        .bind(change.granted)
+        .bind(change.at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("recording a sharing consent"))?;
+        let mut dropped = 0;
+        if change.granted {
+            sqlx::query(
+                "INSERT INTO sharing_grants (user_id, recipient_id, pseudonym, granted_at) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, recipient_id) DO NOTHING",
+            )
+            .bind(&user)
+            .bind(&recipient)
+            .bind(change.pseudonym.as_str())
+            .bind(change.at.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("granting sharing"))?;
+        } else {
+            sqlx::query("DELETE FROM sharing_grants WHERE user_id = ?1 AND recipient_id = ?2")
+                .bind(&user)
+                .bind(&recipient)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("revoking sharing"))?;
+            dropped = sqlx::query(
+                "DELETE FROM sharing_outbox WHERE user_id = ?1 AND recipient_id = ?2 \
+                 AND kind = 'message'",
+            )
+            .bind(&user)
+            .bind(&recipient)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("dropping queued deliveries"))?
+            .rows_affected();
+        }
+        if let (Some(d), Some(sealed)) = (&erasure, sealed) {
+            self.insert_delivery(&mut tx, d, sealed).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(db("recording a sharing consent"))?;
+        Ok(dropped)
+    }
+
+    async fn forget_sharing_now(
+        &self,
+        user: UserId,
+        erasures: Vec<NewDelivery>,
+    ) -> StoreResult<u64> {
+        let mut sealed = Vec::with_capacity(erasures.len());
+        for d in &erasures {
+            sealed.push(self.seal_body(d).await?);
+        }
+        let user = user.to_string();
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(db("forgetting sharing"))?;
+        let dropped = sqlx::query("DELETE FROM sharing_outbox WHERE user_id = ?1")
+            .bind(&user)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("dropping queued deliveries"))?
+            .rows_affected();
+        for table in [
+            "sharing_grants",
+            "sharing_consent_history",
+            "sharing_ledger",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?1"))
+                .bind(&user)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("forgetting sharing"))?;
+        }
+        for (d, s) in erasures.iter().zip(sealed) {
+            self.insert_delivery(&mut tx, d, s).await?;
+        }
+        tx.commit().await.map_err(db("forgetting sharing"))?;
+        Ok(dropped)
+    }
+
+    async fn enqueue_delivery_now(&self, delivery: NewDelivery) -> StoreResult<bool> {
+        let sealed = self.seal_body(&delivery).await?;
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(db("queueing a delivery"))?;
+        let new = self.insert_delivery(&mut tx, &delivery, sealed).await?;
+        tx.commit().await.map_err(db("queueing a delivery"))?;
+        Ok(new)
+    }
+
+    async fn complete_delivery_now(&self, id: DeliveryId, at: Timestamp) -> StoreResult<bool> {
+        let id = id.to_string();
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(db("completing a delivery"))?;
+        sqlx::query(
+            "INSERT INTO sharing_ledger (delivery_id, user_id, recipient_id, kind, categories, \
+             delivered_at) \
+             SELECT o.id, o.user_id, o.recipient_id, o.kind, o.categories, ?2 \
+             FROM sharing_outbox AS o JOIN users AS u ON u.id = o.user_id WHERE o.id = ?1 \
+             ON CONFLICT (delivery_id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("recording a delivery in the ledger"))?;
+        let removed = sqlx::query("DELETE FROM sharing_outbox WHERE id = ?1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("completing a delivery"))?
+            .rows_affected();
+        tx.commit().await.map_err(db("completing a delivery"))?;
+        Ok(removed == 1)
     }
 }
 
