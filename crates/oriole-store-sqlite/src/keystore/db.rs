@@ -184,7 +184,25 @@ impl KeyStore for SqliteKeyStore {
         .collect()
     }
 
+    /// Runs on a task of its own, as the main store's write transactions do
+    /// (`crate::store::detached`): a caller dropped mid-way must not hand the
+    /// one connection back inside a transaction, where every later
+    /// transaction would fail to begin.
     async fn replace_deks(&self, batch: &[RewrappedDek]) -> Result<u64, KeyStoreError> {
+        let (store, batch) = (self.clone(), batch.to_vec());
+        let work = async move { store.replace_deks_now(&batch).await };
+        tokio::spawn(tracing::Instrument::in_current_span(work))
+            .await
+            .map_err(|e| {
+                KeyStoreError(format!(
+                    "replacing re-wrapped data keys: the task failed: {e}"
+                ))
+            })?
+    }
+}
+
+impl SqliteKeyStore {
+    async fn replace_deks_now(&self, batch: &[RewrappedDek]) -> Result<u64, KeyStoreError> {
         const OP: &str = "replacing re-wrapped data keys";
         let mut tx = self
             .pool
