@@ -165,6 +165,8 @@ struct KnobArgs {
     #[arg(long)]
     w1_max_steps: Option<usize>,
     #[arg(long)]
+    w2_pairs: Option<usize>,
+    #[arg(long)]
     w2_messages: Option<usize>,
     #[arg(long)]
     w2_send_rate: Option<f64>,
@@ -210,6 +212,7 @@ impl KnobArgs {
             w1_start_rate,
             w1_max_rate,
             w1_max_steps,
+            w2_pairs,
             w2_messages,
             w2_send_rate,
             w3_sizes,
