@@ -282,8 +282,9 @@ pub(crate) const MERGE_MAX: u64 = 2000;
 /// reading it all by merging costs about backlog / limit derivations of
 /// it, against one write of it: W2 with 2000 entries per user read in
 /// pages of 256 drained half as fast merged, with 500 about as fast as
-/// settling (docs/benchmarks.md, eighth pass). So merge only a backlog
-/// that two pages hold.
+/// settling, and with a hundred users of 200 twice as fast, the settles
+/// no longer taking turns at the writer (docs/benchmarks.md, eighth
+/// pass). So merge only a backlog that two pages hold.
 pub(crate) fn merges(pending: u64, limit: u32) -> bool {
     pending <= MERGE_MAX.min(2 * u64::from(limit))
 }
