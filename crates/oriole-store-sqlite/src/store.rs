@@ -663,7 +663,8 @@ impl Store for SqliteStore {
     }
 
     /// Recalling an already recalled message appends nothing. Runs on a
-    /// task of its own, like every write transaction (see [`detached`]).
+    /// task of its own, like every write transaction (see `detached`, at
+    /// the end of this file).
     async fn recall_message(
         &self,
         id: MessageId,
