@@ -217,7 +217,7 @@ impl axum::serve::Listener for TlsListener {
         loop {
             let room = self.handshakes.len() < MAX_PENDING_HANDSHAKES;
             tokio::select! {
-                accepted = self.tcp.accept(), if room => match accepted {
+                accepted = accept_tcp(&self.tcp), if room => match accepted {
                     Ok((tcp, peer)) => {
                         self.handshakes.spawn(handshake(self.acceptor.clone(), tcp, peer));
                     }
@@ -235,6 +235,14 @@ impl axum::serve::Listener for TlsListener {
     fn local_addr(&self) -> io::Result<Self::Addr> {
         self.tcp.local_addr()
     }
+}
+
+/// The next TCP connection, without Nagle's algorithm (see
+/// [`crate::no_delay`]). Cancel-safe, as `TcpListener::accept` is.
+async fn accept_tcp(tcp: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    let (mut stream, peer) = tcp.accept().await?;
+    crate::no_delay(&mut stream);
+    Ok((stream, peer))
 }
 
 async fn handshake(
@@ -297,6 +305,15 @@ mod tests {
             self_signed(data.path()),
             Err(TlsError::MissingKey { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn connections_awaiting_a_handshake_have_nagle_off() {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = tcp.local_addr().expect("addr");
+        let _client = TcpStream::connect(addr).await.expect("connect");
+        let (accepted, _) = accept_tcp(&tcp).await.expect("accept");
+        assert!(accepted.nodelay().expect("nodelay"));
     }
 
     #[test]
