@@ -713,8 +713,10 @@ async fn handshake(client: &Client) -> Result<(Ws, Hello), ClientError> {
     let upgrade = async {
         // Same trust as the REST calls (ignored for ws://).
         let tls = tokio_tungstenite::Connector::Rustls(client.tls_config());
+        // `true`: Nagle off. Sends and receipts are small frames each
+        // wanted on the wire at once, not held for the server's ACK.
         let (mut ws, _response) =
-            tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(tls))
+            tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(tls))
                 .await
                 .map_err(upgrade_error)?;
         let hello = read_hello(&mut ws).await?;
