@@ -11,6 +11,21 @@ use std::sync::Arc;
 
 use crate::record::Recorder;
 
+/// A WebSocket to the server under test.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Open a WebSocket with Nagle's algorithm off, as every adapter does: a
+/// load generator that holds a small frame back for the server's ACK adds
+/// its own delay to whatever server it measures.
+pub async fn connect_ws<R>(request: R) -> anyhow::Result<Ws>
+where
+    R: tokio_tungstenite::tungstenite::client::IntoClientRequest + Unpin,
+{
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
+    Ok(ws)
+}
+
 /// A registered account, with whatever the protocol keeps to reconnect
 /// cheaply (Oriole: the session token from registration).
 #[derive(Debug, Clone)]

@@ -13,17 +13,13 @@ use futures_util::{SinkExt, StreamExt};
 use oriole_client::Client;
 use oriole_proto::{ClientFrame, CreateGroup, LoginRequest, RegisterRequest, SendMessage};
 use serde::Deserialize;
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::{Account, ConnectMode, GroupRef, Inbox, Protocol, Target};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use super::{Account, ConnectMode, GroupRef, Inbox, Protocol, Target, Ws};
 
 /// How long a login, a hello or a barrier may take before it counts as failed.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -103,7 +99,7 @@ impl Protocol for Oriole {
             "authorization",
             HeaderValue::from_str(&format!("Bearer {token}"))?,
         );
-        let (mut ws, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
+        let mut ws = tokio::time::timeout(PATIENCE, super::connect_ws(request))
             .await
             .context("WebSocket upgrade timed out")?
             .with_context(|| format!("WebSocket upgrade as {}", account.name))?;

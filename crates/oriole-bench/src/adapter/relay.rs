@@ -3,14 +3,10 @@
 
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::{Account, ConnectMode, GroupRef, Inbox, Protocol, Target};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use super::{Account, ConnectMode, GroupRef, Inbox, Protocol, Target, Ws};
 
 #[derive(Clone)]
 pub struct Relay {
@@ -48,7 +44,7 @@ impl Protocol for Relay {
         inbox: Inbox,
     ) -> anyhow::Result<RelaySession> {
         let url = format!("{}/{}", self.url, account.name);
-        let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+        let ws = super::connect_ws(url.as_str()).await?;
         let (sink, mut stream) = ws.split();
         let reader = tokio::spawn(async move {
             while let Some(Ok(msg)) = stream.next().await {

@@ -12,17 +12,13 @@ use anyhow::{anyhow, bail, Context};
 use base64::Engine;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::{Account, ConnectMode, GroupRef, Inbox, Protocol, Session as _, Target};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use super::{Account, ConnectMode, GroupRef, Inbox, Protocol, Session as _, Target, Ws};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
@@ -54,7 +50,7 @@ impl Xmpp {
         request
             .headers_mut()
             .insert("sec-websocket-protocol", HeaderValue::from_static("xmpp"));
-        let (ws, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
+        let ws = tokio::time::timeout(PATIENCE, super::connect_ws(request))
             .await
             .context("WebSocket upgrade timed out")?
             .with_context(|| format!("connecting to {}", self.url))?;
