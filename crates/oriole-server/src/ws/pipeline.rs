@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use futures_util::stream::FuturesUnordered;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use oriole_core::send_order::signal_when_queued;
 use oriole_proto::ServerFrame;
 use tokio::sync::oneshot;
@@ -98,6 +98,11 @@ impl Pipeline {
                 Some(Poll::Ready(None) | Poll::Pending) | None => Poll::Pending,
             },
         )
+    }
+
+    /// An answer that has finished by now, without waiting for one.
+    pub(super) fn finished_now(&mut self) -> Option<(u64, ServerFrame)> {
+        self.finished().now_or_never()
     }
 
     /// File a finished answer; the answers now due, in frame order.
@@ -185,6 +190,32 @@ mod tests {
         let (n, _) = pipeline.finished().await;
         assert_eq!(n, 1, "the second ran while the first waits for its commit");
         assert_eq!(*started.lock().expect("log"), [0, 1]);
+    }
+
+    #[tokio::test]
+    async fn answers_finished_together_are_taken_together() {
+        let mut pipeline = Pipeline::default();
+        assert!(pipeline.finished_now().is_none(), "nothing runs");
+        let (tx, rx) = oneshot::channel::<()>();
+        let rx = rx.shared();
+        for n in 0..3 {
+            let rx = rx.clone();
+            pipeline.push(async move {
+                let _ = rx.await;
+                pong(n)
+            });
+        }
+        assert!(pipeline.finished_now().is_none(), "none has finished");
+        tx.send(()).expect("all wait");
+        let (n, answer) = pipeline.finished().await;
+        let mut due = pipeline.file(n, answer);
+        while let Some((n, answer)) = pipeline.finished_now() {
+            due.extend(pipeline.file(n, answer));
+        }
+        let due: Vec<_> = due.iter().map(reference).collect();
+        assert_eq!(due, [Some("0"), Some("1"), Some("2")]);
+        assert!(pipeline.is_idle());
+        assert!(pipeline.finished_now().is_none(), "idle again");
     }
 
     #[tokio::test]
