@@ -506,11 +506,15 @@ impl<S: Store> Session<S> {
     async fn on_page(&mut self, page: Result<Vec<InboxEvent>, ServiceError>) -> Result<(), End> {
         let events = page.map_err(|_| End::Close(INTERNAL_ERROR, "internal error"))?;
         let full = events.len() >= CATCH_UP_PAGE as usize;
+        // Written together and flushed once, as live events are: a flush
+        // per event made one socket write each, and a session catching up
+        // at a high rate fell further behind than it caught up.
         for event in events {
             if event.seq > self.delivered {
-                self.send_event(event).await?;
+                self.feed_event(event).await?;
             }
         }
+        self.flush().await?;
         if !full {
             // Caught up, unless events were dropped meanwhile.
             self.catching_up = self.subscription.take_lagging();
@@ -518,12 +522,13 @@ impl<S: Store> Session<S> {
         Ok(())
     }
 
-    async fn send_event(&mut self, event: InboxEvent) -> Result<(), End> {
+    /// Write (not flush) one event read from the store.
+    async fn feed_event(&mut self, event: InboxEvent) -> Result<(), End> {
         let seq = event.seq;
         if self.pass_own_copy(seq) {
             return Ok(());
         }
-        self.send(&ServerFrame::Event { event }).await?;
+        self.feed(&ServerFrame::Event { event }).await?;
         self.delivered = seq;
         Ok(())
     }
