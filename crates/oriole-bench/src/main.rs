@@ -290,7 +290,10 @@ fn new_report(knobs: &Knobs, pinned: bool) -> Report {
         notes: vec![
             format!(
                 "Open loop: latency from each message's scheduled send time to its receipt; \
-                 a step holds when p99 ≤ {} ms and nothing is lost, duplicated or refused.",
+                 a step holds when p99 ≤ {} ms and nothing is lost, duplicated or refused. \
+                 Late: delivered after the step's drain deadline, while the harness waited \
+                 for stragglers (until 500 ms passed without one, 30 s at most); lost: not \
+                 delivered by then. A late delivery fails the step too.",
                 knobs.p99_limit_ms
             ),
             "Oriole runs with ORIOLE_PASSWORD_MEMORY_KIB=1024 ORIOLE_PASSWORD_ITERATIONS=1 \

@@ -198,6 +198,15 @@ impl Recorder {
         }
     }
 
+    /// After the stragglers' wait (`wait_quiet`): the deliveries of the
+    /// current run that arrived after `tally` was taken are late, not lost;
+    /// what has still not arrived stays lost. `tally` must be this run's.
+    pub fn count_late(&self, tally: &mut Tally) {
+        let now = self.delivered();
+        tally.late = now.saturating_sub(tally.delivered);
+        tally.lost = tally.expected.saturating_sub(now);
+    }
+
     /// The run's numbers, given how many deliveries were expected.
     pub fn tally(&self, expected: u64) -> Tally {
         let st = self.state();
@@ -208,6 +217,7 @@ impl Recorder {
             expected,
             delivered,
             lost: expected.saturating_sub(delivered),
+            late: 0,
             duplicates: st.duplicates,
             stale: st.stale,
             latency: LatencySummary::of(&st.latency),
@@ -229,9 +239,15 @@ pub struct Tally {
     pub sent: u64,
     pub send_errors: u64,
     pub expected: u64,
-    /// Unique deliveries.
+    /// Unique deliveries before the drain deadline.
     pub delivered: u64,
+    /// Expected deliveries that had not arrived by the end of the
+    /// stragglers' wait (or by the tally, where there is none).
     pub lost: u64,
+    /// Unique deliveries after the drain deadline, during the stragglers'
+    /// wait: stored and delivered, but too late for the step.
+    #[serde(default)]
+    pub late: u64,
     pub duplicates: u64,
     /// Deliveries of messages from an earlier run.
     pub stale: u64,
@@ -247,6 +263,11 @@ impl Tally {
     /// Exactly once: nothing lost, nothing twice, no failed sends.
     pub fn exactly_once(&self) -> bool {
         self.lost == 0 && self.duplicates == 0 && self.send_errors == 0
+    }
+
+    /// Exactly once and every delivery before the drain deadline.
+    pub fn exactly_once_in_time(&self) -> bool {
+        self.exactly_once() && self.late == 0
     }
 }
 
@@ -313,6 +334,28 @@ mod tests {
         assert_eq!(t.stale, 1);
         assert!(!t.exactly_once());
         assert_eq!(t.latency.count, 2);
+    }
+
+    #[test]
+    fn stragglers_after_the_tally_are_late_not_lost() {
+        let r = Recorder::new(RunClock::new());
+        r.start_run(7, 1);
+        r.deliver(1, &probe_text(7, 0, 0));
+        let mut t = r.tally(4);
+        assert_eq!((t.delivered, t.lost, t.late), (1, 3, 0));
+        // Two arrive during the stragglers' wait, one of them twice.
+        r.deliver(1, &probe_text(7, 0, 1));
+        r.deliver(1, &probe_text(7, 0, 2));
+        r.deliver(1, &probe_text(7, 0, 2));
+        r.count_late(&mut t);
+        assert_eq!((t.delivered, t.lost, t.late), (1, 1, 2));
+        assert!(!t.exactly_once());
+        // All of them arrived, but not all in time.
+        r.deliver(1, &probe_text(7, 0, 3));
+        r.count_late(&mut t);
+        assert_eq!((t.lost, t.late), (0, 3));
+        assert!(t.exactly_once());
+        assert!(!t.exactly_once_in_time());
     }
 
     #[test]

@@ -209,20 +209,23 @@ impl Report {
                 "\n### W1 steps: {name} ({} sender/receiver pairs)\n\n",
                 w1.pairs
             ));
-            md.push_str("| offered msg/s | delivered/s | server CPU µs/delivery | p50 ms | p99 ms | max ms | lost | dup | errors | held |\n");
-            md.push_str("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+            md.push_str("| offered msg/s | delivered/s | server CPU µs/delivery | p50 ms | p99 ms | max ms | late | lost | dup | errors | held |\n");
+            md.push_str(
+                "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+            );
             for st in &w1.steps {
                 let t = &st.tally;
                 let cpu = st
                     .server_cpu_us_per_delivery
                     .map_or_else(|| "—".to_owned(), |c| format!("{c:.0}"));
                 md.push_str(&format!(
-                    "| {:.0} | {:.0} | {cpu} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} |\n",
+                    "| {:.0} | {:.0} | {cpu} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {} |\n",
                     st.offered_rate,
                     st.delivered_per_sec,
                     t.latency.p50_ms,
                     t.latency.p99_ms,
                     t.latency.max_ms,
+                    t.late,
                     t.lost,
                     t.duplicates,
                     t.send_errors,
@@ -255,10 +258,16 @@ impl Report {
                         .steps
                         .iter()
                         .map(|st| {
+                            let t = &st.tally;
+                            let missing = if t.late + t.lost > 0 {
+                                format!(" (late {}, lost {})", t.late, t.lost)
+                            } else {
+                                String::new()
+                            };
                             format!(
-                                "{:.1}: {:.0}{}",
+                                "{:.1}: {:.0}{}{missing}",
                                 st.offered_rate,
-                                st.tally.last_member.p99_ms,
+                                t.last_member.p99_ms,
                                 if st.held { "" } else { " ✗" }
                             )
                         })

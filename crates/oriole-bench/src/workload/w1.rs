@@ -78,9 +78,10 @@ pub async fn run<P: Protocol>(proto: &P, k: &Knobs) -> anyhow::Result<W1Result> 
         .await?;
         for step in &attempts {
             eprintln!(
-                "oriole-bench: {} w1 {rate:.0} msg/s: p99 {:.1} ms, lost {}, dup {}, errors {} -> {}",
+                "oriole-bench: {} w1 {rate:.0} msg/s: p99 {:.1} ms, late {}, lost {}, dup {}, errors {} -> {}",
                 proto.name(),
                 step.tally.latency.p99_ms,
+                step.tally.late,
                 step.tally.lost,
                 step.tally.duplicates,
                 step.tally.send_errors,

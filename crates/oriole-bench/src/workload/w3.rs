@@ -100,10 +100,11 @@ async fn one_group<P: Protocol>(
         .await?;
         for step in &attempts {
             eprintln!(
-                "oriole-bench: {} w3 group {size}, {rate:.1} msg/s: {:.0} deliveries/s, p99 last member {:.1} ms, lost {} -> {}",
+                "oriole-bench: {} w3 group {size}, {rate:.1} msg/s: {:.0} deliveries/s, p99 last member {:.1} ms, late {}, lost {} -> {}",
                 proto.name(),
                 step.delivered_per_sec,
                 step.tally.last_member.p99_ms,
+                step.tally.late,
                 step.tally.lost,
                 if step.held { "held" } else { "failed" }
             );
