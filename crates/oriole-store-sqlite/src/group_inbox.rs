@@ -74,6 +74,12 @@ pub(crate) struct GroupInbox {
     /// Users with pending entries, and their inbox head counting them.
     /// A user not here has none: their head is `inbox_heads.head`.
     pending: Mutex<HashMap<UserId, u64>>,
+    /// Per user, the seq and position of the last pending entry a
+    /// [`PENDING_PAGE`] read returned, where the next page starts. A seq
+    /// keeps its message for good, so an entry never goes stale; it is only
+    /// useful while that seq is above the stored head, which each page
+    /// checks in its own snapshot.
+    cursors: Mutex<HashMap<UserId, (u64, i64)>>,
 }
 
 impl GroupInbox {
@@ -110,6 +116,7 @@ impl GroupInbox {
             lock: tokio::sync::Mutex::new(LogState { last_pos }),
             pairs: Mutex::new(HashSet::new()),
             pending: Mutex::new(pending),
+            cursors: Mutex::new(HashMap::new()),
         })
     }
 
@@ -163,13 +170,33 @@ impl GroupInbox {
         known.retain(|(a, b)| *a != user && *b != user);
     }
 
+    /// Where a page after `seq` of `user`'s pending entries starts, if a
+    /// page ended there.
+    pub(crate) fn cursor(&self, user: UserId, seq: u64) -> Option<i64> {
+        let cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+        cursors
+            .get(&user)
+            .and_then(|&(at, pos)| (at == seq).then_some(pos))
+    }
+
+    /// A page of `user`'s pending entries ended at `seq`, the message at
+    /// position `pos`.
+    pub(crate) fn set_cursor(&self, user: UserId, seq: u64, pos: i64) {
+        let mut cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+        cursors.insert(user, (seq, pos));
+    }
+
     /// After a commit, under the lock: `heads` gained pending entries,
     /// `written` have none left.
     pub(crate) fn committed(&self, heads: &[(UserId, u64)], written: &HashSet<UserId>) {
         let mut pending = self.pending();
+        let mut cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
         for user in written {
             pending.remove(user);
+            // Nothing pending is left to continue from.
+            cursors.remove(user);
         }
+        drop(cursors);
         for &(user, head) in heads {
             pending.insert(user, head);
         }
@@ -272,6 +299,101 @@ pub(crate) const INBOX_EVENTS_MERGED: &str = concat!(
      ORDER BY e.seq \
      LIMIT ?3"
 );
+
+/// User ?1's pending entries above position ?4 in every group and pair
+/// (each arm's index range starts there, so nothing below is walked).
+macro_rules! pending_above {
+    () => {
+        "SELECT m.rowid AS pos, m.id, m.sent_at FROM group_members AS gm \
+         JOIN messages AS m ON m.group_id = gm.group_id AND m.rowid > max(gm.synced_pos, ?4) \
+         WHERE gm.user_id = ?1 \
+         UNION ALL \
+         SELECT m.rowid, m.id, m.sent_at FROM direct_members AS dm \
+         CROSS JOIN messages AS m INDEXED BY messages_by_pair \
+           ON m.recipient_user_id = dm.peer_id AND m.sender_id = dm.user_id \
+          AND m.rowid > max(dm.synced_pos, ?4) \
+         WHERE dm.user_id = ?1 \
+         UNION ALL \
+         SELECT m.rowid, m.id, m.sent_at FROM direct_members AS dm \
+         CROSS JOIN messages AS m INDEXED BY messages_by_pair \
+           ON m.recipient_user_id = dm.user_id AND m.sender_id = dm.peer_id \
+          AND m.rowid > max(dm.synced_pos, ?4) \
+         WHERE dm.user_id = ?1 AND dm.peer_id <> dm.user_id"
+    };
+}
+
+/// A page of user ?1's pending entries after seq ?2, at most ?3, where
+/// ?4 is the position of the entry at seq ?2 (0 when ?2 is the stored
+/// head), and none above seq ?5 (the published head, as in
+/// [`INBOX_EVENTS_MERGED`]). The user's inbox is its rows up to the
+/// stored head, then its pending entries numbered on in position order,
+/// so while ?2 is at or above the stored head the entries after it are
+/// exactly the pending ones above ?4, numbered on from ?2. Nothing comes
+/// back when ?2 is below the stored head in this statement's snapshot
+/// (a settle wrote past it meanwhile). Each group's and pair's walk stops
+/// at the (?3 + 1)-th entry of the one that reaches it first, as
+/// [`CHUNK_END`] bounds a settle's chunk: a page costs about a page per
+/// group and pair, not the backlog, so a backlog of any size is read
+/// without a write. The columns are those of [`INBOX_EVENTS_MERGED`] and
+/// the last entry's position, `pos`.
+pub(crate) const PENDING_PAGE: &str = concat!(
+    "SELECT e.seq, 'message' AS kind, e.id AS message_id, NULL AS receipt_kind, \
+            e.sent_at AS at, a.username AS actor_name, r.username AS to_name, \
+            m.sender_id, m.group_id, m.text, m.payload, m.sent_at, m.recalled_at, e.pos \
+     FROM (SELECT ?2 + row_number() OVER (ORDER BY x.pos) AS seq, x.pos, x.id, x.sent_at \
+           FROM (",
+    pending_above!(),
+    ") AS x \
+           WHERE ?2 >= coalesce((SELECT h.head FROM inbox_heads AS h WHERE h.user_id = ?1), 0) \
+             AND x.pos < (SELECT min(coalesce( \
+                   (SELECT min((SELECT m.rowid FROM messages AS m \
+                                WHERE m.group_id = gm.group_id \
+                                  AND m.rowid > max(gm.synced_pos, ?4) \
+                                ORDER BY m.rowid LIMIT 1 OFFSET ?3)) \
+                    FROM group_members AS gm WHERE gm.user_id = ?1), 9223372036854775807), \
+                 coalesce( \
+                   (SELECT min(min( \
+                      coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_pair \
+                                WHERE m.recipient_user_id = dm.peer_id \
+                                  AND m.sender_id = dm.user_id \
+                                  AND m.rowid > max(dm.synced_pos, ?4) \
+                                ORDER BY m.rowid LIMIT 1 OFFSET ?3), 9223372036854775807), \
+                      coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_pair \
+                                WHERE m.recipient_user_id = dm.user_id \
+                                  AND m.sender_id = dm.peer_id \
+                                  AND m.rowid > max(dm.synced_pos, ?4) \
+                                ORDER BY m.rowid LIMIT 1 OFFSET ?3), 9223372036854775807))) \
+                    FROM direct_members AS dm WHERE dm.user_id = ?1), 9223372036854775807))) \
+           ORDER BY x.pos LIMIT ?3) AS e \
+     JOIN messages AS m ON m.id = e.id \
+     LEFT JOIN users AS a ON a.id = m.sender_id \
+     LEFT JOIN users AS r ON r.id = m.recipient_user_id \
+     WHERE e.seq <= ?5 \
+     ORDER BY e.seq"
+);
+
+/// The position of user ?1's pending entry at seq ?2, when ?2 is above
+/// the stored head in this snapshot (no row otherwise).
+/// Derives and sorts all the pending entries: paid once, where a page
+/// that starts mid-backlog has no cursor yet (a session that was delivered
+/// some entries live before it fell behind), and only for a backlog of at
+/// most [`POSITION_MAX`].
+pub(crate) const PENDING_POS_AT: &str = concat!(
+    "SELECT p.pos FROM ( \
+       SELECT x.pos, h.stored + row_number() OVER (ORDER BY x.pos) AS seq \
+       FROM (",
+    pending_entries!("gm.user_id = ?1", "dm.user_id = ?1"),
+    ") AS x, \
+            (SELECT coalesce((SELECT head FROM inbox_heads WHERE user_id = ?1), 0) AS stored) AS h \
+     ) AS p \
+     WHERE p.seq = ?2"
+);
+
+/// Pending entries a page that starts mid-backlog without a cursor derives
+/// at most to find where it starts ([`PENDING_POS_AT`] sorts them all);
+/// with more, the backlog is written first, which also
+/// keeps a backlog that only live delivery reads from growing for good.
+pub(crate) const POSITION_MAX: u64 = 20_000;
 
 /// Pending entries a read merges at most (see [`INBOX_EVENTS_MERGED`]);
 /// with more, the read writes them first, as a settle.
@@ -586,6 +708,114 @@ mod tests {
         .into_iter()
         .map(|(s, m)| (s as u64, m))
         .collect()
+    }
+
+    /// Reads `user`'s inbox after `after` in pages of `limit` to its head.
+    async fn read_all(
+        store: &SqliteStore,
+        user: UserId,
+        mut after: u64,
+        limit: u32,
+    ) -> Vec<oriole_proto::InboxEvent> {
+        let mut all = Vec::new();
+        loop {
+            let page = store
+                .inbox_after(user, oriole_core::domain::InboxSeq(after), limit)
+                .await
+                .expect("page");
+            assert!(page.len() <= limit as usize);
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            all.extend(page);
+        }
+        all
+    }
+
+    /// A backlog larger than a read merges is read page by page where the
+    /// read starts at or above the stored head (a session catching up),
+    /// from the head or from the middle, without writing a row, and the
+    /// pages are exactly what the settled rows read afterwards; a page
+    /// that starts below a head a settle moved reads the rows.
+    #[tokio::test]
+    async fn a_large_backlog_is_read_in_pages_without_a_write() {
+        let dir = tempfile::TempDir::new().expect("dir");
+        let store = SqliteStore::open(&dir.path().join("o.db"), SqliteOptions::default())
+            .await
+            .expect("open");
+        let (a, b, c) = (
+            user(&store, "alice").await,
+            user(&store, "bob").await,
+            user(&store, "carol").await,
+        );
+        let g1 = group(&store, &[c, a, b]).await;
+        let g2 = group(&store, &[b, a]).await;
+        let mut expected = Vec::new();
+        for i in 0..700u32 {
+            let (id, seq) = match i % 5 {
+                1 => send(&store, b, g2, &[b, a], a).await,
+                3 => {
+                    // 1:1 either way: pending on both sides too.
+                    let (from, to) = if i % 2 == 0 { (a, b) } else { (b, a) };
+                    let msg = NewMessage {
+                        id: MessageId::generate(),
+                        sender: from,
+                        conversation: Conversation::Direct(to),
+                        body: MessageBody::parse(Some("d".into()), None, 1024).expect("body"),
+                        sent_at: Timestamp(3),
+                        idempotency_key: None,
+                    };
+                    match store
+                        .append_message(msg, &[from, to])
+                        .await
+                        .expect("append")
+                    {
+                        Appended::New {
+                            message_id, seqs, ..
+                        } => {
+                            let seq = seqs.iter().find(|(u, _)| *u == a).expect("a").1 .0;
+                            (message_id, seq)
+                        }
+                        other => panic!("not new: {other:?}"),
+                    }
+                }
+                _ => send(&store, c, g1, &[c, a, b], a).await,
+            };
+            expected.push((seq, id.to_string()));
+        }
+        assert_eq!(
+            expected.iter().map(|e| e.0).collect::<Vec<_>>(),
+            (1..=700).collect::<Vec<u64>>()
+        );
+        assert!(!merges(700, 100), "too large to merge");
+        assert!(rows(&store, a).await.is_empty(), "all pending");
+
+        // From the stored head (0), then from the middle without a cursor.
+        let from_start = read_all(&store, a, 0, 100).await;
+        let mid = read_all(&store, a, 537, 64).await;
+        assert!(rows(&store, a).await.is_empty(), "nothing written");
+        assert_eq!(store.group_inbox.pending_head(a), Some(700));
+        let got: Vec<(u64, String)> = from_start.iter().map(|e| (e.seq, e.id.clone())).collect();
+        assert_eq!(got, expected);
+        assert_eq!(mid, from_start[537..].to_vec());
+        // Nothing after the head.
+        assert!(read_all(&store, a, 700, 100).await.is_empty());
+
+        // A settle writes the first chunk: a page below the new stored head
+        // reads rows (after settling the rest); one above continues.
+        {
+            let _log = store.group_inbox.lock().await;
+            let mut tx = store.begin_write("test").await.expect("tx");
+            assert!(!materialize_chunk(&mut tx, a, 100).await.expect("chunk"));
+            tx.commit().await.expect("commit");
+        }
+        let stored = rows(&store, a).await.len();
+        assert!(stored > 0 && stored < 700, "{stored}");
+        let above = read_all(&store, a, stored as u64 + 10, 50).await;
+        assert_eq!(above, from_start[stored + 10..].to_vec());
+        let below = read_all(&store, a, 5, 50).await;
+        assert_eq!(below, from_start[5..].to_vec());
+        assert_eq!(rows(&store, a).await, expected, "settled: the same rows");
+        assert_eq!(read_all(&store, a, 0, 100).await, from_start);
     }
 
     /// A backlog written in chunks: each chunk is a prefix of the pending

@@ -22,7 +22,9 @@ use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use crate::error::{col, db, parse_stored, to_i64, to_u64, unique_violation_column};
 use crate::group_commit::SealedAppend;
-use crate::group_inbox::{materialize_pending, merges, INBOX_EVENTS_MERGED};
+use crate::group_inbox::{
+    materialize_pending, merges, INBOX_EVENTS_MERGED, PENDING_PAGE, PENDING_POS_AT, POSITION_MAX,
+};
 use crate::personal::PersonalField;
 use crate::SqliteStore;
 
@@ -211,6 +213,68 @@ impl SqliteStore {
             Some(row) => Ok(Some(self.user(&row).await?)),
             None => Ok(None),
         }
+    }
+
+    /// The position of `user`'s pending entry at seq `after`, where a page
+    /// of their pending entries after it starts: 0 at the stored head (read
+    /// as `stored`), the end of the page before it when there was one, and
+    /// otherwise found by deriving the backlog up to it, which only a
+    /// backlog of at most [`POSITION_MAX`] entries is worth. `None`: the
+    /// page is read the old way (the backlog written first).
+    async fn pending_start(
+        &self,
+        user: UserId,
+        after: u64,
+        stored: u64,
+        backlog: u64,
+    ) -> StoreResult<Option<i64>> {
+        if after == stored {
+            return Ok(Some(0));
+        }
+        if let Some(pos) = self.group_inbox.cursor(user, after) {
+            return Ok(Some(pos));
+        }
+        if backlog > POSITION_MAX {
+            return Ok(None);
+        }
+        sqlx::query_scalar(PENDING_POS_AT)
+            .bind(user.to_string())
+            .bind(to_i64(after))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db("inbox after"))
+    }
+
+    /// A page of `user`'s pending entries after seq `after`, the entry at
+    /// position `pos` (see [`Self::pending_start`]), up to the published
+    /// `head`, without writing them. `None` when it cannot be read that
+    /// way: a settle wrote past `after` meanwhile.
+    async fn pending_page(
+        &self,
+        user: UserId,
+        after: u64,
+        limit: u32,
+        pos: i64,
+        head: u64,
+    ) -> StoreResult<Option<Vec<InboxEvent>>> {
+        let rows = sqlx::query(PENDING_PAGE)
+            .bind(user.to_string())
+            .bind(to_i64(after))
+            .bind(i64::from(limit))
+            .bind(pos)
+            .bind(to_i64(head))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db("inbox after"))?;
+        let Some(last) = rows.last() else {
+            // Below the stored head by now, or nothing published after it.
+            return Ok(None);
+        };
+        let seq: i64 = col(last, "seq")?;
+        let pos: i64 = col(last, "pos")?;
+        self.group_inbox
+            .set_cursor(user, to_u64(seq, "inbox seq")?, pos);
+        self.events(rows).await.map(Some)
     }
 
     async fn events(&self, rows: Vec<SqliteRow>) -> StoreResult<Vec<InboxEvent>> {
@@ -625,11 +689,27 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<InboxEvent>> {
         // Pending entries are merged into the page as they would be
-        // written; only a backlog too large to merge is written first.
+        // written. A larger backlog is read from where the page starts
+        // when that is at or above the stored head (a session catching
+        // up), and written first otherwise.
         let merge_up_to = match self.pending_backlog(user).await? {
             None => None,
             Some((head, backlog)) if merges(backlog, limit) => Some(head),
-            Some(_) => {
+            Some((head, backlog)) => {
+                if after.0 >= head {
+                    return Ok(Vec::new());
+                }
+                let stored = head - backlog;
+                if after.0 >= stored {
+                    let start = self.pending_start(user, after.0, stored, backlog).await?;
+                    if let Some(pos) = start {
+                        if let Some(page) =
+                            self.pending_page(user, after.0, limit, pos, head).await?
+                        {
+                            return Ok(page);
+                        }
+                    }
+                }
                 self.settle(user).await?;
                 None
             }
