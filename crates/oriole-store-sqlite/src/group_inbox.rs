@@ -13,7 +13,10 @@
 //!   a sync page when two pages hold the backlog ([`merges`]): it merges
 //!   the pending entries into what it reads ([`INBOX_EVENTS_MERGED`]),
 //!   numbered as they would be written, so a reconnecting user's small
-//!   backlog is read without a write;
+//!   backlog is read without a write; and except a page that starts at or
+//!   above the stored head, which reads the pending entries after where
+//!   it starts ([`PENDING_PAGE`]), so a session catching up reads a large
+//!   backlog without a write too;
 //! - anything that appends a row to it (a 1:1 message, a receipt, a
 //!   recall), so that row takes the seq after the pending ones;
 //! - a member leaving, a group deleted, an account erased, retention
