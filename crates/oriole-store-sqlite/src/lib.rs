@@ -60,6 +60,15 @@ const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The WAL file grows to about 16 MB at 4 KiB pages. Erasures do not wait
 /// for it: they truncate the WAL themselves (`SqliteStore::checkpoint`).
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 4000;
+/// Rows a statement's results may run ahead of the task reading them
+/// (sqlx's default: 50). sqlx hands each row from SQLite's thread to the
+/// runtime's over a bounded channel; with 50, a 256-event catch-up page
+/// stopped SQLite's thread at least five times, each a pair of thread
+/// switches on a busy core. With room for a whole page, a W2 drain of
+/// 2000-message backlogs ran 69k → 82k msg/s (means of 7 alternated runs,
+/// docs/benchmarks.md, eleventh pass). Memory stays bounded: at most this
+/// many rows per running statement.
+const ROW_BUFFER: usize = 1024;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -170,7 +179,8 @@ impl SqliteStore {
             // statements otherwise write every page they touch a second
             // time, to a temporary file (measured: as many writes as the
             // WAL itself), and content would pass through that file.
-            .pragma("temp_store", "MEMORY");
+            .pragma("temp_store", "MEMORY")
+            .row_buffer_size(ROW_BUFFER);
 
         // No `test_before_acquire`: its ping is one more round trip to the
         // connection's thread on every acquire, and an embedded database
