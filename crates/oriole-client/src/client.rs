@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oriole_proto::{
     AddMember, CreateGroup, DeviceInfo, DeviceList, GroupHistory, GroupInfo, GroupList, GroupRole,
@@ -29,9 +29,17 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// idempotency key makes the retry exactly-once.
 const SEND_RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(200), Duration::from_secs(1)];
 
-/// A fresh idempotency key for one logical send (128 random bits, hex).
+/// A fresh idempotency key for one logical send: 32 hex digits, the time
+/// it was made (Unix milliseconds, 12 digits) and then 80 random bits.
+/// Keys made later sort later, so new keys land together at the end of the
+/// server's key index instead of each in a page of its own.
 pub fn new_idempotency_key() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let millis = (millis & 0xffff_ffff_ffff) as u64;
+    let random = rand::random::<u128>() & ((1 << 80) - 1);
+    format!("{millis:012x}{random:020x}")
 }
 
 /// A handle on one Oriole server, optionally logged in. Cheap to clone;
@@ -576,5 +584,21 @@ mod tests {
         let a = new_idempotency_key();
         assert_eq!(a.len(), 32);
         assert_ne!(a, new_idempotency_key());
+    }
+
+    #[test]
+    fn idempotency_keys_begin_with_their_time() {
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_millis();
+        let keys: Vec<String> = (0..50).map(|_| new_idempotency_key()).collect();
+        for key in &keys {
+            let millis = u128::from_str_radix(&key[..12], 16).expect("hex time");
+            assert!(millis >= before && millis < before + 60_000, "{key}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+        let later = new_idempotency_key();
+        assert!(keys.iter().all(|k| *k < later), "made later, sorts later");
     }
 }
