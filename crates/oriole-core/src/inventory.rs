@@ -493,7 +493,8 @@ pub static INVENTORY: &[DataItem] = &[
     DataItem {
         id: "message.metadata",
         description: "Who sent a message to whom or to which group, when, whether it was \
-                      recalled, and the client's idempotency key",
+                      recalled, and the client's idempotency key (the SDK's begins with \
+                      the time the client made it)",
         category: Usage,
         fields: &[
             "messages.sender_id",
@@ -826,6 +827,10 @@ pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
     NonPersonalColumn {
         field: "messages.id",
         reason: "Random UUIDv7 primary key",
+    },
+    NonPersonalColumn {
+        field: "messages.pos",
+        reason: "Position of the message in the log of all messages",
     },
     NonPersonalColumn {
         field: "groups.id",

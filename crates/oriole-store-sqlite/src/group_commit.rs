@@ -36,7 +36,7 @@ use crate::group_inbox::{materialize_pending, GroupInbox, LogState};
 use crate::sharing::{insert_outbox, SealedDelivery};
 use crate::store::{push_event, NewEvent, ORIGINAL_SEND};
 
-mod batch;
+pub(crate) mod batch;
 mod pace;
 
 use pace::Pace;

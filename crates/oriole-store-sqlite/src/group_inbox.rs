@@ -28,7 +28,7 @@
 //! from is `direct_members`, one row per user and person they have a 1:1
 //! conversation with, whose `synced_pos` plays the membership's part: the
 //! messages between the two, either way, above it are pending (found by
-//! the `messages_by_pair` index). A message whose inbox entries are not
+//! the `messages_by_sender` index). A message whose inbox entries are not
 //! exactly its sender's and its recipient's (one to a bot that only a third
 //! party receives) is written as rows, with the pair's rows moved past it.
 //!
@@ -222,7 +222,7 @@ macro_rules! pending_entries {
             " \
              UNION ALL \
              SELECT dm.user_id, m.rowid, m.id, m.sent_at FROM direct_members AS dm \
-             CROSS JOIN messages AS m INDEXED BY messages_by_pair \
+             CROSS JOIN messages AS m INDEXED BY messages_by_sender \
                ON m.recipient_user_id = dm.peer_id AND m.sender_id = dm.user_id \
               AND m.rowid > dm.synced_pos \
              WHERE ",
@@ -230,7 +230,7 @@ macro_rules! pending_entries {
             " \
              UNION ALL \
              SELECT dm.user_id, m.rowid, m.id, m.sent_at FROM direct_members AS dm \
-             CROSS JOIN messages AS m INDEXED BY messages_by_pair \
+             CROSS JOIN messages AS m INDEXED BY messages_by_sender \
                ON m.recipient_user_id = dm.user_id AND m.sender_id = dm.peer_id \
               AND m.rowid > dm.synced_pos \
              WHERE ",
@@ -312,13 +312,13 @@ macro_rules! pending_above {
          WHERE gm.user_id = ?1 \
          UNION ALL \
          SELECT m.rowid, m.id, m.sent_at FROM direct_members AS dm \
-         CROSS JOIN messages AS m INDEXED BY messages_by_pair \
+         CROSS JOIN messages AS m INDEXED BY messages_by_sender \
            ON m.recipient_user_id = dm.peer_id AND m.sender_id = dm.user_id \
           AND m.rowid > max(dm.synced_pos, ?4) \
          WHERE dm.user_id = ?1 \
          UNION ALL \
          SELECT m.rowid, m.id, m.sent_at FROM direct_members AS dm \
-         CROSS JOIN messages AS m INDEXED BY messages_by_pair \
+         CROSS JOIN messages AS m INDEXED BY messages_by_sender \
            ON m.recipient_user_id = dm.user_id AND m.sender_id = dm.peer_id \
           AND m.rowid > max(dm.synced_pos, ?4) \
          WHERE dm.user_id = ?1 AND dm.peer_id <> dm.user_id"
@@ -356,12 +356,12 @@ pub(crate) const PENDING_PAGE: &str = concat!(
                     FROM group_members AS gm WHERE gm.user_id = ?1), 9223372036854775807), \
                  coalesce( \
                    (SELECT min(min( \
-                      coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_pair \
+                      coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_sender \
                                 WHERE m.recipient_user_id = dm.peer_id \
                                   AND m.sender_id = dm.user_id \
                                   AND m.rowid > max(dm.synced_pos, ?4) \
                                 ORDER BY m.rowid LIMIT 1 OFFSET ?3), 9223372036854775807), \
-                      coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_pair \
+                      coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_sender \
                                 WHERE m.recipient_user_id = dm.user_id \
                                   AND m.sender_id = dm.peer_id \
                                   AND m.rowid > max(dm.synced_pos, ?4) \
@@ -425,11 +425,11 @@ pub(crate) const CHUNK_END: &str = "\
                    ORDER BY m.rowid LIMIT 1 OFFSET ?2)) \
        FROM group_members AS gm WHERE gm.user_id = ?1), 9223372036854775807), coalesce( \
       (SELECT min(min( \
-         coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_pair \
+         coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_sender \
                    WHERE m.recipient_user_id = dm.peer_id AND m.sender_id = dm.user_id \
                      AND m.rowid > dm.synced_pos \
                    ORDER BY m.rowid LIMIT 1 OFFSET ?2), 9223372036854775807), \
-         coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_pair \
+         coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_sender \
                    WHERE m.recipient_user_id = dm.user_id AND m.sender_id = dm.peer_id \
                      AND m.rowid > dm.synced_pos \
                    ORDER BY m.rowid LIMIT 1 OFFSET ?2), 9223372036854775807))) \

@@ -42,6 +42,7 @@ use oriole_core::{ClearVault, FieldVault};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{ConnectOptions, Connection};
 
 use crate::group_commit::Appender;
 use crate::group_inbox::GroupInbox;
@@ -182,6 +183,29 @@ impl SqliteStore {
             .pragma("temp_store", "MEMORY")
             .row_buffer_size(ROW_BUFFER);
 
+        // Migrations run on a connection of their own, with foreign keys
+        // off, as SQLite's steps for rebuilding a table ask (0013): with
+        // them on, dropping a table deletes its rows first and cascades.
+        // None of the migrations relies on a foreign key action.
+        {
+            let mut migrating = base
+                .clone()
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(false)
+                .connect()
+                .await
+                .map_err(error::db("opening the database"))?;
+            MIGRATOR
+                .run(&mut migrating)
+                .await
+                .map_err(|e| StoreError::Backend(format!("migrating the database: {e}")))?;
+            migrating
+                .close()
+                .await
+                .map_err(error::db("closing the migrating connection"))?;
+        }
+
         // No `test_before_acquire`: its ping is one more round trip to the
         // connection's thread on every acquire, and an embedded database
         // has no network link that could have gone stale.
@@ -194,18 +218,13 @@ impl SqliteStore {
             .max_lifetime(None)
             .connect_with(
                 base.clone()
-                    .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string()),
             )
             .await
             .map_err(error::db("opening the database"))?;
-        MIGRATOR
-            .run(&writer)
-            .await
-            .map_err(|e| StoreError::Backend(format!("migrating the database: {e}")))?;
 
-        // Opened after the migrations: the file exists and is in WAL mode.
+        // The file exists and is in WAL mode.
         let reader = SqlitePoolOptions::new()
             .max_connections(opts.read_connections.max(1))
             .test_before_acquire(false)

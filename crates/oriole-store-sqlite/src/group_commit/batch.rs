@@ -31,7 +31,7 @@ pub(super) enum Failed {
 
 /// Earlier sends with the same (sender, idempotency key), by position in
 /// the lookup records (?1: records, ?2: where each starts; see [`Records`]).
-const ORIGINALS: &str = "\
+pub(crate) const ORIGINALS: &str = "\
     SELECT j.key AS pos, m.id, m.sent_at, \
            (SELECT i.seq FROM inbox AS i \
             WHERE i.message_id = m.id AND i.user_id = m.sender_id AND i.kind = 'message') AS seq \
