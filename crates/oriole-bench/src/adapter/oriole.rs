@@ -125,7 +125,6 @@ impl Protocol for Oriole {
             reader,
             answers,
             sent: 0,
-            key_prefix: format!("{}-{:x}", account.name, rand::random::<u32>()),
         })
     }
 
@@ -238,7 +237,6 @@ pub struct OrioleSession {
     reader: JoinHandle<()>,
     answers: Arc<Answers>,
     sent: u64,
-    key_prefix: String,
 }
 
 impl super::Session for OrioleSession {
@@ -256,7 +254,7 @@ impl super::Session for OrioleSession {
                 text: Some(text),
                 payload: None,
                 // As the SDK does on every send.
-                idempotency_key: Some(format!("{}-{}", self.key_prefix, self.sent)),
+                idempotency_key: Some(oriole_client::new_idempotency_key()),
             },
         };
         self.sink
