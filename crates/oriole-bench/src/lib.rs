@@ -21,6 +21,7 @@ pub mod process;
 pub mod record;
 pub mod report;
 pub mod schedule;
+pub mod seal;
 pub mod workload;
 
 pub use adapter::{Account, Inbox, Protocol, Session, Target};

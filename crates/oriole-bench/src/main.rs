@@ -46,6 +46,14 @@ enum Command {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
+    /// Nanoseconds to seal and to open one personal field of each size, as
+    /// this binary was built.
+    Seal {
+        #[arg(long, value_delimiter = ',', default_value = "40,100,200,1000,4000")]
+        sizes: Vec<usize>,
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+    },
     /// Write results.md and p99.svg again from a results.json, into --out.
     Render {
         #[arg(long)]
@@ -266,6 +274,11 @@ fn main() -> anyhow::Result<()> {
                 )
                 .await?;
                 println!("{}", serde_json::to_string_pretty(&rates)?);
+                Ok(())
+            }
+            Command::Seal { sizes, seconds } => {
+                let costs = oriole_bench::seal::measure(&sizes, Duration::from_secs_f64(seconds))?;
+                println!("{}", serde_json::to_string_pretty(&costs)?);
                 Ok(())
             }
             Command::Render { results, out } => {
