@@ -172,6 +172,11 @@ struct KnobArgs {
     w1_max_rate: Option<f64>,
     #[arg(long)]
     w1_max_steps: Option<usize>,
+    /// Bisections between the last rate that held and the first that did
+    /// not (W1 and W3); each halves the uncertainty of the result. The
+    /// step budgets (`--w1-max-steps`, `--w3-max-steps`) count them too.
+    #[arg(long)]
+    refine_steps: Option<usize>,
     #[arg(long)]
     w2_pairs: Option<usize>,
     #[arg(long)]
@@ -220,6 +225,7 @@ impl KnobArgs {
             w1_start_rate,
             w1_max_rate,
             w1_max_steps,
+            refine_steps,
             w2_pairs,
             w2_messages,
             w2_send_rate,
