@@ -6,8 +6,9 @@
 //!
 //! While one batch commits, the next one queues, so batches grow with load
 //! and a lone message commits at once. When appends arrive fast, a batch
-//! also waits up to a millisecond for more (see [`pace`]): on a fast disk the
-//! transaction's fixed cost, not the messages, otherwise fills the core.
+//! also waits up to two milliseconds for more (see [`pace`]): on a fast
+//! disk the transaction's fixed cost, not the messages, otherwise fills
+//! the core.
 //!
 //! sqlx runs SQLite on a worker thread and every statement is a round trip
 //! to it (two context switches on a busy core), so a batch is written by a
