@@ -289,12 +289,24 @@ pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        Self::check(raw)?;
+        Ok(IdempotencyKey(raw.to_owned()))
+    }
+
+    /// [`IdempotencyKey::parse`] for a key already owned (one from a
+    /// decoded frame, say), kept without a copy.
+    pub fn parse_owned(raw: String) -> Result<Self, InvalidValue> {
+        Self::check(&raw)?;
+        Ok(IdempotencyKey(raw))
+    }
+
+    fn check(raw: &str) -> Result<(), InvalidValue> {
         if raw.is_empty() || raw.len() > 128 || !raw.chars().all(|c| c.is_ascii_graphic()) {
             return Err(invalid(
                 "idempotency_key must be 1 to 128 printable ASCII characters",
             ));
         }
-        Ok(IdempotencyKey(raw.to_owned()))
+        Ok(())
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -364,6 +376,22 @@ mod tests {
         assert!(Username::parse("a b c").is_err());
         assert!(Username::parse(&"a".repeat(33)).is_err());
         assert!(Username::parse("bob.smith-2_x").is_ok());
+    }
+
+    #[test]
+    fn idempotency_keys_owned_or_borrowed_parse_alike() {
+        let long = "k".repeat(129);
+        for raw in ["k-1", "", "with space", "ключ", long.as_str(), &long[..128]] {
+            assert_eq!(
+                IdempotencyKey::parse(raw),
+                IdempotencyKey::parse_owned(raw.to_owned()),
+                "{raw:?}"
+            );
+        }
+        assert_eq!(
+            IdempotencyKey::parse_owned("k-1".into()).map(|k| k.0),
+            Ok("k-1".into())
+        );
     }
 
     #[test]

@@ -25,8 +25,7 @@ impl<S: Store> Oriole<S> {
         )?;
         let idempotency_key = req
             .idempotency_key
-            .as_deref()
-            .map(IdempotencyKey::parse)
+            .map(IdempotencyKey::parse_owned)
             .transpose()?;
         // The third party behind a bot, when the message is to one.
         let mut bot = None;
