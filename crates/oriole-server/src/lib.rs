@@ -16,7 +16,6 @@ pub mod hub;
 pub mod metrics;
 mod middleware;
 pub mod openapi;
-pub mod read_ahead;
 pub mod retention;
 pub mod rights_settings;
 pub mod routes;
@@ -29,11 +28,12 @@ pub mod ws;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use axum::serve::IncomingStream;
+use axum::serve::{IncomingStream, ListenerExt};
 use axum::Extension;
 use oriole_core::{Oriole, Store, SystemClock};
 use tower::Layer;
@@ -42,7 +42,6 @@ pub use error::{ApiResult, HttpError, ServerError};
 pub use hub::Hub;
 pub use metrics::Metrics;
 pub use openapi::{openapi, openapi_json};
-pub use read_ahead::{PlainListener, ReadAhead};
 pub use settings::{LoginThrottle, Settings, SettingsError, SqliteSettings, SqliteSynchronous};
 pub use state::{AppState, Sessions};
 pub use tls::{TlsError, TlsListener};
@@ -171,24 +170,22 @@ async fn launch<S: Store>(
         stop_sessions.cancel();
     };
     // Both transports go through axum's server, and so share its graceful
-    // shutdown: stop accepting, then wait for open connections. The peer's
-    // address reaches handlers as `ConnectInfo<SocketAddr>`, as
-    // `into_make_service_with_connect_info` would give it.
+    // shutdown: stop accepting, then wait for open connections.
     match tls {
         None => {
             tracing::info!(%addr, "serving HTTP");
-            let make_service =
-                tower::service_fn(move |incoming: IncomingStream<'_, PlainListener>| {
-                    let peer = ConnectInfo(*incoming.remote_addr());
-                    std::future::ready(Ok::<_, Infallible>(Extension(peer).layer(app.clone())))
-                });
-            axum::serve(PlainListener::new(listener), make_service)
-                .with_graceful_shutdown(signal)
-                .await
+            axum::serve(
+                plain(listener),
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(signal)
+            .await
         }
         Some(config) => {
             tracing::info!(%addr, "serving HTTPS");
             let app = middleware::hsts(app);
+            // What `into_make_service_with_connect_info` does for TCP: the
+            // peer's address reaches handlers as `ConnectInfo<SocketAddr>`.
             let make_service =
                 tower::service_fn(move |incoming: IncomingStream<'_, TlsListener>| {
                     let peer = ConnectInfo(*incoming.remote_addr());
@@ -215,6 +212,14 @@ async fn launch<S: Store>(
     Ok(())
 }
 
+/// The plain-TCP listener as served: every accepted connection without
+/// Nagle's algorithm (see [`no_delay`]).
+fn plain(
+    listener: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    listener.tap_io(no_delay)
+}
+
 /// Turn off Nagle's algorithm on an accepted connection. A chat server
 /// writes small frames and wants each on the wire at once: with Nagle on,
 /// a frame written while an earlier one is unacknowledged waits for the
@@ -225,5 +230,22 @@ async fn launch<S: Store>(
 pub(crate) fn no_delay(tcp: &mut tokio::net::TcpStream) {
     if let Err(e) = tcp.set_nodelay(true) {
         tracing::debug!(error = %e, "could not set TCP_NODELAY");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::serve::Listener;
+
+    #[tokio::test]
+    async fn accepted_connections_have_nagle_off() {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = tcp.local_addr().expect("addr");
+        let mut listener = super::plain(tcp);
+        let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (accepted, _) = listener.accept().await;
+        assert!(accepted.nodelay().expect("nodelay"));
     }
 }

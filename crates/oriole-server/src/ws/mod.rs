@@ -32,9 +32,6 @@ const BUSY_RETRY_SECS: u64 = 5;
 /// reads, and the connection keeps the larger buffer afterwards (the
 /// library keeps it). 512 bytes holds a typical `send` frame (about 250
 /// bytes with 100 bytes of text) in one read, and pings and `subscribe`.
-/// On plain TCP the reads are served from one larger read of everything
-/// the socket holds ([`crate::read_ahead`]), so a small buffer costs no
-/// extra system calls under load.
 const READ_BUFFER_BYTES: usize = 512;
 
 #[derive(Debug, Deserialize, IntoParams)]
