@@ -16,6 +16,7 @@
 pub mod adapter;
 pub mod ceiling;
 pub mod chart;
+pub mod pages;
 pub mod probe;
 pub mod process;
 pub mod record;

@@ -46,6 +46,22 @@ enum Command {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
+    /// WAL frames a commit of 1:1 messages writes on the store's schema,
+    /// as migrated and without each secondary index on `messages`.
+    IndexPages {
+        /// Sender and recipient pairs (W1 uses 50).
+        #[arg(long, default_value_t = 50)]
+        pairs: usize,
+        /// Messages per commit.
+        #[arg(long, default_value_t = 320)]
+        batch: usize,
+        /// Messages written per variant (the second half is measured).
+        #[arg(long, default_value_t = 100_000)]
+        messages: usize,
+        /// Bytes of a stored message body (W1's 100 bytes sealed: 141).
+        #[arg(long, default_value_t = 141)]
+        body_bytes: usize,
+    },
     /// Nanoseconds to seal and to open one personal field of each size, as
     /// this binary was built.
     Seal {
@@ -280,6 +296,23 @@ fn main() -> anyhow::Result<()> {
                 )
                 .await?;
                 println!("{}", serde_json::to_string_pretty(&rates)?);
+                Ok(())
+            }
+            Command::IndexPages {
+                pairs,
+                batch,
+                messages,
+                body_bytes,
+            } => {
+                let dir = tempfile::tempdir()?;
+                let shape = oriole_bench::pages::Shape {
+                    pairs,
+                    batch,
+                    messages,
+                    body_bytes,
+                };
+                let pages = oriole_bench::pages::measure(dir.path(), &shape).await?;
+                println!("{}", serde_json::to_string_pretty(&pages)?);
                 Ok(())
             }
             Command::Seal { sizes, seconds } => {

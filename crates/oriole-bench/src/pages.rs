@@ -1,0 +1,232 @@
+//! What each index on `messages` costs a commit, in pages.
+//!
+//! A commit's cost in Oriole's store is mostly the pages it writes to the
+//! WAL (a `pwrite` for each frame's header and one for its page, then the
+//! checkpoint writes them again). A table whose rows are appended in
+//! position order shares its last page among a batch's messages, but an
+//! index whose key starts with the conversation puts every conversation's
+//! newest entries on a leaf of their own, and rebalancing full leaves
+//! dirties their neighbours too. This measures it on the store's own
+//! schema (its migrations, compiled in), with 1:1 messages shaped like
+//! W1's: `pairs` senders each writing to one recipient, in random order,
+//! committed `batch` at a time, counting the WAL frames each commit adds.
+//! It runs once with the schema as migrated, once without each secondary
+//! index on `messages`, and once with none of them.
+
+use std::path::Path;
+
+use anyhow::Context;
+use rand::seq::SliceRandom;
+use rand::{Rng, RngCore};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, SqliteConnection};
+use uuid::Uuid;
+
+/// The store's schema, as the server migrates it.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../oriole-store-sqlite/migrations");
+
+/// A WAL frame: a 24-byte header and a 4 KiB page (the store's page size).
+const FRAME_BYTES: u64 = 24 + 4096;
+
+/// Restart the WAL past this size, so a long run does not fill the disk.
+const WAL_LIMIT_BYTES: u64 = 256 << 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Shape {
+    /// Sender and recipient pairs (W1 uses 50).
+    pub pairs: usize,
+    /// Messages per commit.
+    pub batch: usize,
+    /// Messages written per variant; the second half is measured, when the
+    /// indexes have grown past a few levels.
+    pub messages: usize,
+    /// Bytes of a stored (sealed) message body: 141 for W1's 100 bytes.
+    pub body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PagesPerCommit {
+    /// "as migrated", "without <index>" or "no secondary index".
+    pub variant: String,
+    pub commits_measured: usize,
+    pub frames_per_commit: f64,
+    pub frames_per_message: f64,
+}
+
+/// Every variant, each in a fresh database under `dir`.
+pub async fn measure(dir: &Path, shape: &Shape) -> anyhow::Result<Vec<PagesPerCommit>> {
+    anyhow::ensure!(
+        shape.pairs > 0 && shape.batch > 0 && shape.messages >= 2 * shape.batch,
+        "pairs and batch must be positive, and messages at least two batches"
+    );
+    let indexes = {
+        let mut conn = open(&dir.join("schema.db")).await?;
+        secondary_indexes(&mut conn).await?
+    };
+    let mut variants: Vec<(String, Vec<String>)> = vec![("as migrated".into(), Vec::new())];
+    for index in &indexes {
+        variants.push((format!("without {index}"), vec![index.clone()]));
+    }
+    variants.push(("no secondary index".into(), indexes.clone()));
+
+    let mut out = Vec::new();
+    for (n, (variant, dropped)) in variants.into_iter().enumerate() {
+        let path = dir.join(format!("variant-{n}.db"));
+        let mut conn = open(&path).await?;
+        for index in &dropped {
+            sqlx::query(&format!("DROP INDEX \"{index}\""))
+                .execute(&mut conn)
+                .await
+                .with_context(|| format!("dropping {index}"))?;
+        }
+        let frames = write(&mut conn, &path, shape).await?;
+        conn.close().await?;
+        let measured = &frames[frames.len() / 2..];
+        let per_commit = measured.iter().sum::<u64>() as f64 / measured.len() as f64;
+        out.push(PagesPerCommit {
+            variant,
+            commits_measured: measured.len(),
+            frames_per_commit: per_commit,
+            frames_per_message: per_commit / shape.batch as f64,
+        });
+    }
+    Ok(out)
+}
+
+/// A fresh database with the store's schema, foreign keys off (as the
+/// store migrates; the rows below name users that do not exist) and the
+/// WAL left to grow, so its size counts the frames each commit adds.
+async fn open(path: &Path) -> anyhow::Result<SqliteConnection> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Off)
+        .foreign_keys(false)
+        .pragma("wal_autocheckpoint", "0");
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .with_context(|| format!("opening {}", path.display()))?;
+    MIGRATOR
+        .run(&mut conn)
+        .await
+        .context("migrating the database")?;
+    Ok(conn)
+}
+
+/// The indexes on `messages` that `DROP INDEX` can drop (not the one
+/// behind the id's UNIQUE constraint), by name.
+async fn secondary_indexes(conn: &mut SqliteConnection) -> anyhow::Result<Vec<String>> {
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_schema \
+         WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL ORDER BY name",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(names.into_iter().map(|(n,)| n).collect())
+}
+
+/// Write `shape.messages` 1:1 messages; the WAL frames each commit added.
+async fn write(
+    conn: &mut SqliteConnection,
+    path: &Path,
+    shape: &Shape,
+) -> anyhow::Result<Vec<u64>> {
+    let wal = {
+        let mut name = path.as_os_str().to_owned();
+        name.push("-wal");
+        std::path::PathBuf::from(name)
+    };
+    let wal_len = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+    // User ids are UUIDv7, as the store makes them.
+    let pairs: Vec<(String, String)> = (0..shape.pairs)
+        .map(|_| (Uuid::now_v7().to_string(), Uuid::now_v7().to_string()))
+        .collect();
+    let mut rng = rand::thread_rng();
+    let mut body = vec![0u8; shape.body_bytes];
+    // W1's clock: about 25 messages a millisecond.
+    let mut millis: u64 = 1_760_000_000_000;
+    let mut pos: i64 = 0;
+    let mut frames = Vec::new();
+    while (pos as usize) < shape.messages {
+        let before = wal_len();
+        let mut tx = conn.begin().await?;
+        for _ in 0..shape.batch {
+            pos += 1;
+            if rng.gen_ratio(1, 25) {
+                millis += 1;
+            }
+            let (sender, recipient) = pairs.choose(&mut rng).context("no pairs")?;
+            rng.fill_bytes(&mut body);
+            let key = format!("{millis:012x}{:020x}", rng.gen::<u128>() & ((1 << 80) - 1));
+            let id = Uuid::new_v7(uuid::Timestamp::from_unix(
+                uuid::NoContext,
+                millis / 1000,
+                (millis % 1000) as u32 * 1_000_000,
+            ));
+            sqlx::query(
+                "INSERT INTO messages \
+                   (rowid, id, sender_id, recipient_user_id, text, sent_at, idempotency_key) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(pos)
+            .bind(id.to_string())
+            .bind(sender)
+            .bind(recipient)
+            .bind(&body)
+            .bind(millis as i64)
+            .bind(&key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        let after = wal_len();
+        frames.push(after.saturating_sub(before) / FRAME_BYTES);
+        if after > WAL_LIMIT_BYTES {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn finds_the_message_indexes_and_counts_what_each_costs() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let shape = Shape {
+            pairs: 50,
+            batch: 100,
+            messages: 3000,
+            body_bytes: 141,
+        };
+        let pages = measure(dir.path(), &shape).await.expect("measuring");
+        let frames = |variant: &str| {
+            pages
+                .iter()
+                .find(|p| p.variant == variant)
+                .unwrap_or_else(|| panic!("no variant {variant} in {pages:?}"))
+                .frames_per_commit
+        };
+        let all = frames("as migrated");
+        let none = frames("no secondary index");
+        // Every commit writes the table's pages at least.
+        assert!(none >= 1.0, "{pages:?}");
+        assert!(all > none, "{pages:?}");
+        // With 50 conversations in every batch of 100, the conversation
+        // index writes a leaf per conversation, so dropping it saves at
+        // least half of those.
+        assert!(
+            all - frames("without messages_by_sender") >= 25.0,
+            "{pages:?}"
+        );
+        for p in &pages {
+            assert_eq!(p.commits_measured, 15, "{p:?}");
+        }
+    }
+}
