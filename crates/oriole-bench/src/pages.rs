@@ -11,12 +11,7 @@
 //! W1's: `pairs` senders each writing to one recipient, in random order,
 //! committed `batch` at a time, counting the WAL frames each commit adds.
 //! It runs once with the schema as migrated, once without each secondary
-//! index on `messages`, and once with none of them. The sender index
-//! trails the log as the store keeps it: a message enters it once a commit
-//! finds `sender_index_lag` messages waiting, with the store's own
-//! statement, and that commit's frames are counted with the rest. One more
-//! run takes every message into it as it is committed, as the store did
-//! before migration 0014, for comparison.
+//! index on `messages`, and once with none of them.
 
 use std::path::Path;
 
@@ -48,23 +43,7 @@ pub struct Shape {
     pub messages: usize,
     /// Bytes of a stored (sealed) message body: 141 for W1's 100 bytes.
     pub body_bytes: usize,
-    /// Messages the sender index may trail the log by (the store's
-    /// `SENDER_INDEX_LAG` by default).
-    pub sender_index_lag: usize,
 }
-
-/// When a message enters `messages_by_sender`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SenderIndex {
-    /// As the store does: once `lag` messages wait, in one statement.
-    Trailing,
-    /// As it is committed (the store before migration 0014).
-    AsCommitted,
-}
-
-/// The variant that takes each message into the sender index as it is
-/// committed.
-pub const AS_COMMITTED: &str = "as migrated, sender index taken at each commit";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PagesPerCommit {
@@ -85,25 +64,14 @@ pub async fn measure(dir: &Path, shape: &Shape) -> anyhow::Result<Vec<PagesPerCo
         let mut conn = open(&dir.join("schema.db")).await?;
         secondary_indexes(&mut conn).await?
     };
-    let mut variants: Vec<(String, Vec<String>, SenderIndex)> = vec![
-        ("as migrated".into(), Vec::new(), SenderIndex::Trailing),
-        (AS_COMMITTED.into(), Vec::new(), SenderIndex::AsCommitted),
-    ];
+    let mut variants: Vec<(String, Vec<String>)> = vec![("as migrated".into(), Vec::new())];
     for index in &indexes {
-        variants.push((
-            format!("without {index}"),
-            vec![index.clone()],
-            SenderIndex::Trailing,
-        ));
+        variants.push((format!("without {index}"), vec![index.clone()]));
     }
-    variants.push((
-        "no secondary index".into(),
-        indexes.clone(),
-        SenderIndex::Trailing,
-    ));
+    variants.push(("no secondary index".into(), indexes.clone()));
 
     let mut out = Vec::new();
-    for (n, (variant, dropped, sender_index)) in variants.into_iter().enumerate() {
+    for (n, (variant, dropped)) in variants.into_iter().enumerate() {
         let path = dir.join(format!("variant-{n}.db"));
         let mut conn = open(&path).await?;
         for index in &dropped {
@@ -112,7 +80,7 @@ pub async fn measure(dir: &Path, shape: &Shape) -> anyhow::Result<Vec<PagesPerCo
                 .await
                 .with_context(|| format!("dropping {index}"))?;
         }
-        let frames = write(&mut conn, &path, shape, sender_index).await?;
+        let frames = write(&mut conn, &path, shape).await?;
         conn.close().await?;
         let measured = &frames[frames.len() / 2..];
         let per_commit = measured.iter().sum::<u64>() as f64 / measured.len() as f64;
@@ -164,7 +132,6 @@ async fn write(
     conn: &mut SqliteConnection,
     path: &Path,
     shape: &Shape,
-    sender_index: SenderIndex,
 ) -> anyhow::Result<Vec<u64>> {
     let wal = {
         let mut name = path.as_os_str().to_owned();
@@ -181,22 +148,10 @@ async fn write(
     // W1's clock: about 25 messages a millisecond.
     let mut millis: u64 = 1_760_000_000_000;
     let mut pos: i64 = 0;
-    let mut indexed: i64 = 0;
-    let lag = i64::try_from(shape.sender_index_lag.max(1)).context("lag")?;
-    let flag = i64::from(sender_index == SenderIndex::AsCommitted);
     let mut frames = Vec::new();
     while (pos as usize) < shape.messages {
         let before = wal_len();
         let mut tx = conn.begin().await?;
-        if sender_index == SenderIndex::Trailing && pos - indexed >= lag {
-            sqlx::query(oriole_store_sqlite::INDEX_SENDERS)
-                .bind(indexed)
-                .bind(pos)
-                .execute(&mut *tx)
-                .await
-                .context("indexing senders")?;
-            indexed = pos;
-        }
         for _ in 0..shape.batch {
             pos += 1;
             if rng.gen_ratio(1, 25) {
@@ -212,9 +167,8 @@ async fn write(
             ));
             sqlx::query(
                 "INSERT INTO messages \
-                   (rowid, id, sender_id, recipient_user_id, text, sent_at, idempotency_key, \
-                    by_sender) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (rowid, id, sender_id, recipient_user_id, text, sent_at, idempotency_key) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(pos)
             .bind(id.to_string())
@@ -223,7 +177,6 @@ async fn write(
             .bind(&body)
             .bind(millis as i64)
             .bind(&key)
-            .bind(flag)
             .execute(&mut *tx)
             .await?;
         }
@@ -251,7 +204,6 @@ mod tests {
             batch: 100,
             messages: 3000,
             body_bytes: 141,
-            sender_index_lag: 1000,
         };
         let pages = measure(dir.path(), &shape).await.expect("measuring");
         let frames = |variant: &str| {
@@ -267,15 +219,12 @@ mod tests {
         assert!(none >= 1.0, "{pages:?}");
         assert!(all > none, "{pages:?}");
         // With 50 conversations in every batch of 100, the conversation
-        // index taken at each commit writes a leaf per conversation, so
-        // dropping it saves at least half of those; taking it every ten
-        // commits instead saves at least a third of them.
-        let as_committed = frames(AS_COMMITTED);
+        // index writes a leaf per conversation, so dropping it saves at
+        // least half of those.
         assert!(
-            as_committed - frames("without messages_by_sender") >= 25.0,
+            all - frames("without messages_by_sender") >= 25.0,
             "{pages:?}"
         );
-        assert!(as_committed - all >= 16.0, "{pages:?}");
         for p in &pages {
             assert_eq!(p.commits_measured, 15, "{p:?}");
         }

@@ -833,18 +833,6 @@ pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
         reason: "Position of the message in the log of all messages",
     },
     NonPersonalColumn {
-        field: "messages.by_sender",
-        reason: "Whether the message is in the sender index yet (a storage flag)",
-    },
-    NonPersonalColumn {
-        field: "message_log.id",
-        reason: "The key of the message log's one bookkeeping row",
-    },
-    NonPersonalColumn {
-        field: "message_log.sender_indexed_pos",
-        reason: "The position up to which messages are in the sender index",
-    },
-    NonPersonalColumn {
         field: "groups.id",
         reason: "Random UUIDv7 primary key",
     },

@@ -99,24 +99,10 @@ pub struct LoginThrottle {
     pub window_secs: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SqliteSettings {
     pub synchronous: SqliteSynchronous,
-    /// How many messages the sender index may trail the log by before a
-    /// commit brings it up (`SqliteOptions::sender_index_lag`).
-    pub sender_index_lag: u32,
-}
-
-impl Default for SqliteSettings {
-    fn default() -> Self {
-        SqliteSettings {
-            synchronous: SqliteSynchronous::default(),
-            // The store's default (`oriole_store_sqlite::SENDER_INDEX_LAG`;
-            // a test keeps them equal).
-            sender_index_lag: 4096,
-        }
-    }
 }
 
 /// SQLite's `synchronous` pragma: `full` makes every commit survive a power
@@ -242,10 +228,6 @@ impl Settings {
             ),
             ("retention.batch_size", u64::from(self.retention.batch_size)),
             ("audit.checkpoint_secs", self.audit.checkpoint_secs),
-            (
-                "sqlite.sender_index_lag",
-                u64::from(self.sqlite.sender_index_lag),
-            ),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(SettingsError::Invalid(format!("{name} must be at least 1")));
@@ -387,10 +369,6 @@ mod tests {
             assert_eq!(s.login_throttle.account_max_failures, 3);
             assert_eq!(s.login_throttle.ip_max_failures, 50);
             assert_eq!(s.sqlite.synchronous, SqliteSynchronous::Normal);
-            assert_eq!(
-                s.sqlite.sender_index_lag,
-                oriole_store_sqlite::SENDER_INDEX_LAG
-            );
             let core = s.core_config();
             assert_eq!(core.password_cost.memory_kib, 1024);
             assert_eq!(core.login_failures_per_account.max_failures, 3);

@@ -33,7 +33,7 @@ use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{col, db, parse_stored, to_u64};
-use crate::group_inbox::{index_senders, materialize_pending, GroupInbox, LogState};
+use crate::group_inbox::{materialize_pending, GroupInbox, LogState};
 use crate::sharing::{insert_outbox, SealedDelivery};
 use crate::store::{push_event, NewEvent, ORIGINAL_SEND};
 
@@ -207,10 +207,6 @@ async fn commit_one_by_one(
             return failed(e);
         }
     }
-    let sender_indexed = match index_senders(&mut tx, log).await {
-        Ok(pos) => pos,
-        Err(e) => return failed(e),
-    };
     let mut last_pos = log.last_pos;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
@@ -230,9 +226,6 @@ async fn commit_one_by_one(
         return failed(e);
     }
     log.last_pos = last_pos;
-    if let Some(pos) = sender_indexed {
-        log.sender_indexed_pos = pos;
-    }
     inbox.committed(&[], &written);
     results
 }

@@ -65,47 +65,6 @@ const SETTLE_CHUNK: u32 = 2000;
 pub(crate) struct LogState {
     /// The newest position given to a committed message.
     pub last_pos: i64,
-    /// Messages up to this position are in `messages_by_sender`; those
-    /// above it are not yet (`message_log.sender_indexed_pos`).
-    pub sender_indexed_pos: i64,
-    /// How many positions the sender index may trail `last_pos` by before
-    /// a commit brings it up (see [`index_senders`]).
-    pub sender_index_lag: i64,
-}
-
-/// Takes the messages above position ?1 up to ?2 into `messages_by_sender`
-/// and records that it is up to ?2 (see [`index_senders`]).
-pub const INDEX_SENDERS: &str = "\
-    UPDATE messages SET by_sender = 1 WHERE rowid > ?1 AND rowid <= ?2; \
-    UPDATE message_log SET sender_indexed_pos = ?2 WHERE id = 1";
-
-/// Bring `messages_by_sender` up to the newest committed message when it
-/// trails by `log.sender_index_lag` positions or more, inside the caller's
-/// write transaction; the position it is then up to, for the caller to
-/// store in `log` once that transaction commits.
-///
-/// Taking each message into the index as it is committed wrote a leaf per
-/// conversation per commit, and rebalancing those full leaves dirtied
-/// their neighbours: with 50 conversations, 172 of the 217 pages a commit
-/// of 320 messages wrote (docs/benchmarks.md, sixteenth pass). One
-/// statement over a stretch of the log puts many of each conversation's
-/// entries on the same leaf. Its rows are rewritten too (their flag is
-/// set), but a table leaf holds a dozen messages.
-pub(crate) async fn index_senders(
-    conn: &mut SqliteConnection,
-    log: &LogState,
-) -> StoreResult<Option<i64>> {
-    const OP: &str = "index messages by sender";
-    if log.last_pos - log.sender_indexed_pos < log.sender_index_lag {
-        return Ok(None);
-    }
-    sqlx::query(INDEX_SENDERS)
-        .bind(log.sender_indexed_pos)
-        .bind(log.last_pos)
-        .execute(&mut *conn)
-        .await
-        .map_err(db(OP))?;
-    Ok(Some(log.last_pos))
 }
 
 /// The pending entries of every user, in memory.
@@ -134,10 +93,7 @@ impl GroupInbox {
     /// have their positions reused). Counting walks the same index range
     /// the rows would be written from, without writing: a million pending
     /// entries took 24 s to write at open and take a count to find.
-    pub(crate) async fn recover(
-        conn: &mut SqliteConnection,
-        sender_index_lag: u32,
-    ) -> StoreResult<GroupInbox> {
+    pub(crate) async fn recover(conn: &mut SqliteConnection) -> StoreResult<GroupInbox> {
         const OP: &str = "count pending inbox entries";
         let rows: Vec<(String, i64)> = sqlx::query_as(PENDING_HEADS)
             .fetch_all(&mut *conn)
@@ -159,17 +115,8 @@ impl GroupInbox {
         .fetch_one(&mut *conn)
         .await
         .map_err(db(OP))?;
-        let sender_indexed_pos: i64 =
-            sqlx::query_scalar("SELECT sender_indexed_pos FROM message_log WHERE id = 1")
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db(OP))?;
         Ok(GroupInbox {
-            lock: tokio::sync::Mutex::new(LogState {
-                last_pos,
-                sender_indexed_pos,
-                sender_index_lag: i64::from(sender_index_lag.max(1)),
-            }),
+            lock: tokio::sync::Mutex::new(LogState { last_pos }),
             pairs: Mutex::new(HashSet::new()),
             pending: Mutex::new(pending),
             cursors: Mutex::new(HashMap::new()),
@@ -265,10 +212,6 @@ impl GroupInbox {
 /// is the outer loop (`CROSS JOIN` fixes SQLite's join order): otherwise,
 /// for the messages a user received, SQLite derives
 /// `recipient_user_id = ?` and walks every message they were ever sent.
-/// The pair arms read `messages_by_sender`, which holds the messages up to
-/// `message_log.sender_indexed_pos` (see [`index_senders`]); two more arms
-/// read the short tail of the log above it by position, each message's
-/// pair found by its key.
 macro_rules! pending_entries {
     ($members:literal, $pairs:literal) => {
         concat!(
@@ -281,7 +224,7 @@ macro_rules! pending_entries {
              SELECT dm.user_id, m.rowid, m.id, m.sent_at FROM direct_members AS dm \
              CROSS JOIN messages AS m INDEXED BY messages_by_sender \
                ON m.recipient_user_id = dm.peer_id AND m.sender_id = dm.user_id \
-              AND m.by_sender = 1 AND m.rowid > dm.synced_pos \
+              AND m.rowid > dm.synced_pos \
              WHERE ",
             $pairs,
             " \
@@ -289,24 +232,8 @@ macro_rules! pending_entries {
              SELECT dm.user_id, m.rowid, m.id, m.sent_at FROM direct_members AS dm \
              CROSS JOIN messages AS m INDEXED BY messages_by_sender \
                ON m.recipient_user_id = dm.user_id AND m.sender_id = dm.peer_id \
-              AND m.by_sender = 1 AND m.rowid > dm.synced_pos \
+              AND m.rowid > dm.synced_pos \
              WHERE ",
-            $pairs,
-            " AND dm.peer_id <> dm.user_id \
-             UNION ALL \
-             SELECT dm.user_id, m.rowid, m.id, m.sent_at FROM messages AS m \
-             CROSS JOIN direct_members AS dm \
-               ON dm.user_id = m.sender_id AND dm.peer_id = m.recipient_user_id \
-             WHERE m.rowid > (SELECT sender_indexed_pos FROM message_log WHERE id = 1) \
-               AND m.rowid > dm.synced_pos AND ",
-            $pairs,
-            " \
-             UNION ALL \
-             SELECT dm.user_id, m.rowid, m.id, m.sent_at FROM messages AS m \
-             CROSS JOIN direct_members AS dm \
-               ON dm.user_id = m.recipient_user_id AND dm.peer_id = m.sender_id \
-             WHERE m.rowid > (SELECT sender_indexed_pos FROM message_log WHERE id = 1) \
-               AND m.rowid > dm.synced_pos AND ",
             $pairs,
             " AND dm.peer_id <> dm.user_id"
         )
@@ -387,26 +314,14 @@ macro_rules! pending_above {
          SELECT m.rowid, m.id, m.sent_at FROM direct_members AS dm \
          CROSS JOIN messages AS m INDEXED BY messages_by_sender \
            ON m.recipient_user_id = dm.peer_id AND m.sender_id = dm.user_id \
-          AND m.by_sender = 1 AND m.rowid > max(dm.synced_pos, ?4) \
+          AND m.rowid > max(dm.synced_pos, ?4) \
          WHERE dm.user_id = ?1 \
          UNION ALL \
          SELECT m.rowid, m.id, m.sent_at FROM direct_members AS dm \
          CROSS JOIN messages AS m INDEXED BY messages_by_sender \
            ON m.recipient_user_id = dm.user_id AND m.sender_id = dm.peer_id \
-          AND m.by_sender = 1 AND m.rowid > max(dm.synced_pos, ?4) \
-         WHERE dm.user_id = ?1 AND dm.peer_id <> dm.user_id \
-         UNION ALL \
-         SELECT m.rowid, m.id, m.sent_at FROM messages AS m \
-         CROSS JOIN direct_members AS dm \
-           ON dm.user_id = m.sender_id AND dm.peer_id = m.recipient_user_id \
-         WHERE m.rowid > max((SELECT sender_indexed_pos FROM message_log WHERE id = 1), ?4) \
-           AND m.rowid > dm.synced_pos AND dm.user_id = ?1 \
-         UNION ALL \
-         SELECT m.rowid, m.id, m.sent_at FROM messages AS m \
-         CROSS JOIN direct_members AS dm \
-           ON dm.user_id = m.recipient_user_id AND dm.peer_id = m.sender_id \
-         WHERE m.rowid > max((SELECT sender_indexed_pos FROM message_log WHERE id = 1), ?4) \
-           AND m.rowid > dm.synced_pos AND dm.user_id = ?1 AND dm.peer_id <> dm.user_id"
+          AND m.rowid > max(dm.synced_pos, ?4) \
+         WHERE dm.user_id = ?1 AND dm.peer_id <> dm.user_id"
     };
 }
 
@@ -422,11 +337,8 @@ macro_rules! pending_above {
 /// at the (?3 + 1)-th entry of the one that reaches it first, as
 /// [`CHUNK_END`] bounds a settle's chunk: a page costs about a page per
 /// group and pair, not the backlog, so a backlog of any size is read
-/// without a write. The bound counts only messages already in the sender
-/// index: the tail it trails by lies above every indexed one, so it is
-/// never cut short, and a page walks at most that tail more. The columns
-/// are those of [`INBOX_EVENTS_MERGED`] and the last entry's position,
-/// `pos`.
+/// without a write. The columns are those of [`INBOX_EVENTS_MERGED`] and
+/// the last entry's position, `pos`.
 pub(crate) const PENDING_PAGE: &str = concat!(
     "SELECT e.seq, 'message' AS kind, e.id AS message_id, NULL AS receipt_kind, \
             e.sent_at AS at, a.username AS actor_name, r.username AS to_name, \
@@ -446,12 +358,12 @@ pub(crate) const PENDING_PAGE: &str = concat!(
                    (SELECT min(min( \
                       coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_sender \
                                 WHERE m.recipient_user_id = dm.peer_id \
-                                  AND m.sender_id = dm.user_id AND m.by_sender = 1 \
+                                  AND m.sender_id = dm.user_id \
                                   AND m.rowid > max(dm.synced_pos, ?4) \
                                 ORDER BY m.rowid LIMIT 1 OFFSET ?3), 9223372036854775807), \
                       coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_sender \
                                 WHERE m.recipient_user_id = dm.user_id \
-                                  AND m.sender_id = dm.peer_id AND m.by_sender = 1 \
+                                  AND m.sender_id = dm.peer_id \
                                   AND m.rowid > max(dm.synced_pos, ?4) \
                                 ORDER BY m.rowid LIMIT 1 OFFSET ?3), 9223372036854775807))) \
                     FROM direct_members AS dm WHERE dm.user_id = ?1), 9223372036854775807))) \
@@ -506,9 +418,6 @@ pub(crate) fn merges(pending: u64, limit: u32) -> bool {
 /// `?1` ends: the lowest, over their groups and pairs (each way), of the
 /// position of the (`?2` + 1)-th pending message (NULL when none has that
 /// many). Each is found in its own index order, without sorting the rest.
-/// Pairs count only the messages already in the sender index: the tail it
-/// trails by lies above every indexed one, so a chunk that ends below it
-/// leaves the tail to a later chunk, and one that does not end writes it.
 pub(crate) const CHUNK_END: &str = "\
     SELECT min(coalesce( \
       (SELECT min((SELECT m.rowid FROM messages AS m \
@@ -518,11 +427,11 @@ pub(crate) const CHUNK_END: &str = "\
       (SELECT min(min( \
          coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_sender \
                    WHERE m.recipient_user_id = dm.peer_id AND m.sender_id = dm.user_id \
-                     AND m.by_sender = 1 AND m.rowid > dm.synced_pos \
+                     AND m.rowid > dm.synced_pos \
                    ORDER BY m.rowid LIMIT 1 OFFSET ?2), 9223372036854775807), \
          coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_sender \
                    WHERE m.recipient_user_id = dm.user_id AND m.sender_id = dm.peer_id \
-                     AND m.by_sender = 1 AND m.rowid > dm.synced_pos \
+                     AND m.rowid > dm.synced_pos \
                    ORDER BY m.rowid LIMIT 1 OFFSET ?2), 9223372036854775807))) \
        FROM direct_members AS dm WHERE dm.user_id = ?1), 9223372036854775807))";
 
@@ -830,28 +739,10 @@ mod tests {
     /// from the head or from the middle, without writing a row, and the
     /// pages are exactly what the settled rows read afterwards; a page
     /// that starts below a head a settle moved reads the rows.
-    ///
-    /// With the default lag, every 1:1 message here is in the tail the
-    /// sender index trails by.
     #[tokio::test]
     async fn a_large_backlog_is_read_in_pages_without_a_write() {
-        large_backlog_in_pages(crate::SENDER_INDEX_LAG).await;
-    }
-
-    /// The same with most 1:1 messages in the sender index and the newest
-    /// few in its tail: the pages' bounds count only indexed messages.
-    #[tokio::test]
-    async fn a_large_backlog_is_read_in_pages_across_the_sender_index_tail() {
-        large_backlog_in_pages(7).await;
-    }
-
-    async fn large_backlog_in_pages(sender_index_lag: u32) {
         let dir = tempfile::TempDir::new().expect("dir");
-        let opts = SqliteOptions {
-            sender_index_lag,
-            ..SqliteOptions::default()
-        };
-        let store = SqliteStore::open(&dir.path().join("o.db"), opts)
+        let store = SqliteStore::open(&dir.path().join("o.db"), SqliteOptions::default())
             .await
             .expect("open");
         let (a, b, c) = (
@@ -928,94 +819,6 @@ mod tests {
         assert_eq!(below, from_start[5..].to_vec());
         assert_eq!(rows(&store, a).await, expected, "settled: the same rows");
         assert_eq!(read_all(&store, a, 0, 100).await, from_start);
-    }
-
-    /// Sends `from` a 1:1 message to `to`; returns its id.
-    async fn direct(store: &SqliteStore, from: UserId, to: UserId) -> MessageId {
-        let msg = NewMessage {
-            id: MessageId::generate(),
-            sender: from,
-            conversation: Conversation::Direct(to),
-            body: MessageBody::parse(Some("d".into()), None, 1024).expect("body"),
-            sent_at: Timestamp(4),
-            idempotency_key: None,
-        };
-        match store
-            .append_message(msg, &[from, to])
-            .await
-            .expect("append")
-        {
-            Appended::New { message_id, .. } => message_id,
-            other => panic!("not new: {other:?}"),
-        }
-    }
-
-    /// (`message_log.sender_indexed_pos`, the newest position, flagged
-    /// messages at or below it, flagged ones above it).
-    async fn sender_index(store: &SqliteStore) -> (i64, i64, i64, i64) {
-        sqlx::query_as(
-            "SELECT l.sender_indexed_pos, \
-                    (SELECT coalesce(max(rowid), 0) FROM messages), \
-                    (SELECT count(*) FROM messages \
-                     WHERE rowid <= l.sender_indexed_pos AND by_sender = 1), \
-                    (SELECT count(*) FROM messages \
-                     WHERE rowid > l.sender_indexed_pos AND by_sender <> 0) \
-             FROM message_log AS l WHERE l.id = 1",
-        )
-        .fetch_one(&store.writer)
-        .await
-        .expect("sender index")
-    }
-
-    /// The sender index takes the log in stretches: after every commit
-    /// every message up to `sender_indexed_pos` is in it, none above, and
-    /// it trails the newest by at most the lag; the position survives a
-    /// reopen. Each side's pending 1:1 entries and sent count are the
-    /// same whichever side of it the messages are on.
-    #[tokio::test]
-    async fn the_sender_index_trails_the_log_by_at_most_its_lag() {
-        let dir = tempfile::TempDir::new().expect("dir");
-        let opts = || SqliteOptions {
-            sender_index_lag: 5,
-            ..SqliteOptions::default()
-        };
-        let path = dir.path().join("o.db");
-        let mut store = SqliteStore::open(&path, opts()).await.expect("open");
-        let (a, b) = (user(&store, "alice").await, user(&store, "bob").await);
-        let mut sent = Vec::new();
-        let mut indexed_before_reopen = 0;
-        for i in 0..40u32 {
-            if i == 20 {
-                indexed_before_reopen = sender_index(&store).await.0;
-                store.close().await;
-                store = SqliteStore::open(&path, opts()).await.expect("reopen");
-                assert_eq!(sender_index(&store).await.0, indexed_before_reopen);
-            }
-            let (from, to) = if i % 3 == 0 { (b, a) } else { (a, b) };
-            sent.push((from, direct(&store, from, to).await.to_string()));
-            let (indexed, newest, flagged, above) = sender_index(&store).await;
-            assert_eq!(newest, i64::from(i) + 1);
-            assert_eq!(flagged, indexed, "everything up to the position");
-            assert_eq!(above, 0, "nothing above it");
-            assert!(newest - indexed <= 5, "{newest} - {indexed}");
-        }
-        assert!(indexed_before_reopen > 10, "{indexed_before_reopen}");
-        let (indexed, newest, ..) = sender_index(&store).await;
-        assert!(indexed > indexed_before_reopen && indexed < newest);
-
-        let ids: Vec<String> = sent.iter().map(|(_, id)| id.clone()).collect();
-        for who in [a, b] {
-            let got: Vec<String> = read_all(&store, who, 0, 4)
-                .await
-                .into_iter()
-                .map(|e| e.id)
-                .collect();
-            assert_eq!(got, ids, "every entry once, in order, either side");
-        }
-        let from_a = sent.iter().filter(|(f, _)| *f == a).count() as u64;
-        let counts = store.rights_message_counts(a).await.expect("counts");
-        assert_eq!((counts.sent, counts.received), (from_a, 40 - from_a));
-        store.close().await;
     }
 
     /// A backlog written in chunks: each chunk is a prefix of the pending

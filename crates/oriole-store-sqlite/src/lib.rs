@@ -25,7 +25,6 @@ mod rights;
 mod sharing;
 mod store;
 
-pub use group_inbox::INDEX_SENDERS;
 pub use keystore::{
     load_kek, lock_keys_dir, rotate_kek, KekSource, KeysDirLock, KeysError, SqliteKeyStore,
     DEFAULT_KEK_ENV,
@@ -72,13 +71,6 @@ const WAL_AUTOCHECKPOINT_PAGES: u32 = 4000;
 /// many rows per running statement.
 const ROW_BUFFER: usize = 1024;
 
-/// The default [`SqliteOptions::sender_index_lag`]. In W1's shape (50
-/// conversations, commits of 320 messages) a commit wrote 200 pages with
-/// the index taken as each message was committed, 232 with it brought up
-/// every 256 messages, 126 every 1024, 94 every 4096 and 89 every 16,384
-/// (`oriole-bench index-pages`; docs/benchmarks.md, sixteenth pass).
-pub const SENDER_INDEX_LAG: u32 = 4096;
-
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// When SQLite waits for the disk. `Full` (the default) makes every commit
@@ -123,11 +115,6 @@ pub struct SqliteOptions {
     pub vault: Arc<dyn FieldVault>,
     /// Size of the read pool (at least 1).
     pub read_connections: u32,
-    /// How far (in messages) the sender index may trail the log before a
-    /// commit brings it up, in one statement (at least 1). Reads of a
-    /// user's pending 1:1 entries walk that tail of the log by position,
-    /// so a larger lag makes commits cheaper and those reads dearer.
-    pub sender_index_lag: u32,
 }
 
 impl Default for SqliteOptions {
@@ -136,7 +123,6 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Full,
             vault: Arc::new(ClearVault),
             read_connections: 4,
-            sender_index_lag: SENDER_INDEX_LAG,
         }
     }
 }
@@ -146,7 +132,6 @@ impl fmt::Debug for SqliteOptions {
         f.debug_struct("SqliteOptions")
             .field("synchronous", &self.synchronous)
             .field("read_connections", &self.read_connections)
-            .field("sender_index_lag", &self.sender_index_lag)
             .finish_non_exhaustive()
     }
 }
@@ -254,7 +239,7 @@ impl SqliteStore {
                 .acquire()
                 .await
                 .map_err(error::db("opening the database"))?;
-            Arc::new(GroupInbox::recover(&mut conn, opts.sender_index_lag).await?)
+            Arc::new(GroupInbox::recover(&mut conn).await?)
         };
 
         tracing::debug!("sqlite store open");

@@ -226,11 +226,7 @@ impl SqliteStore {
         let id = user.to_string();
         let (sent, held): (i64, i64) = sqlx::query_as(
             "SELECT \
-               (SELECT COUNT(*) FROM messages INDEXED BY messages_by_sender \
-                WHERE sender_id = ?1 AND by_sender = 1) \
-               + (SELECT COUNT(*) FROM messages \
-                  WHERE rowid > (SELECT sender_indexed_pos FROM message_log WHERE id = 1) \
-                    AND sender_id = ?1), \
+               (SELECT COUNT(*) FROM messages WHERE sender_id = ?1), \
                (SELECT COUNT(*) FROM inbox WHERE user_id = ?1 AND kind = 'message')",
         )
         .bind(&id)
@@ -518,17 +514,10 @@ impl SqliteStore {
             "inbox count",
         )?;
         summary.messages_tombstoned = to_u64(
-            // The sender index, and the stretch of the log it trails by.
-            count(
-                "SELECT (SELECT COUNT(*) FROM messages INDEXED BY messages_by_sender \
-                         WHERE sender_id = ?1 AND by_sender = 1) \
-                      + (SELECT COUNT(*) FROM messages \
-                         WHERE rowid > (SELECT sender_indexed_pos FROM message_log WHERE id = 1) \
-                           AND sender_id = ?1)",
-            )
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db(OP))?,
+            count("SELECT COUNT(*) FROM messages WHERE sender_id = ?1")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db(OP))?,
             "message count",
         )?;
         // Every other row that names the user (devices, consents, sharing,
@@ -700,14 +689,7 @@ impl SqliteStore {
         let messages = batch(
             "UPDATE messages SET sender_id = NULL, text = NULL, payload = NULL, \
              idempotency_key = NULL \
-             WHERE rowid IN ( \
-               SELECT rowid FROM messages INDEXED BY messages_by_sender \
-               WHERE sender_id = ?1 AND by_sender = 1 \
-               UNION ALL \
-               SELECT rowid FROM messages \
-               WHERE rowid > (SELECT sender_indexed_pos FROM message_log WHERE id = 1) \
-                 AND sender_id = ?1 \
-               LIMIT ?2)",
+             WHERE id IN (SELECT id FROM messages WHERE sender_id = ?1 LIMIT ?2)",
         )
         .execute(&mut *tx)
         .await

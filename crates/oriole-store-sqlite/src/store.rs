@@ -1536,23 +1536,6 @@ mod tests {
                 INBOX_EVENTS_MERGED,
                 "SEARCH m USING INDEX messages_by_group_pos (group_id=? AND rowid>?)",
             ),
-            // The tail the sender index trails by, read by position.
-            (
-                INBOX_EVENTS_MERGED,
-                "SEARCH m USING INTEGER PRIMARY KEY (rowid>?",
-            ),
-            (
-                crate::group_inbox::WRITE_PENDING,
-                "SEARCH m USING INTEGER PRIMARY KEY (rowid>?",
-            ),
-            (
-                crate::group_inbox::PENDING_PAGE,
-                "SEARCH m USING INTEGER PRIMARY KEY (rowid>?",
-            ),
-            (
-                crate::group_inbox::PENDING_PAGE,
-                "USING INDEX messages_by_sender (sender_id=? AND recipient_user_id=? AND rowid>?",
-            ),
             (
                 crate::group_inbox::CHUNK_END,
                 "SEARCH m USING COVERING INDEX messages_by_group_pos (group_id=? AND rowid>?)",

@@ -142,7 +142,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 SqliteSynchronous::Normal => Synchronous::Normal,
             },
             vault,
-            sender_index_lag: settings.sqlite.sender_index_lag,
             ..SqliteOptions::default()
         },
     )

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{SealedAppend, OP};
 use crate::error::{col, db, parse_stored, to_u64};
-use crate::group_inbox::{index_senders, materialize_pending, GroupInbox, LogState};
+use crate::group_inbox::{materialize_pending, GroupInbox, LogState};
 use crate::sharing::insert_outbox;
 
 /// Why the batch was not committed.
@@ -131,7 +131,6 @@ pub(super) async fn commit(
         .await
         .map_err(retry_store)?;
     let bases = pending_bases(&mut tx, inbox, &plan).await?;
-    let sender_indexed = index_senders(&mut tx, log).await.map_err(retry_store)?;
     if !plan.messages.starts.is_empty() {
         sqlx::query(WRITE)
             .bind(&plan.messages.bytes)
@@ -181,9 +180,6 @@ pub(super) async fn commit(
     tx.commit().await.map_err(|e| Failed::Commit(db(OP)(e)))?;
     inbox.pairs_stored(&new_pairs);
     log.last_pos = plan.last_pos;
-    if let Some(pos) = sender_indexed {
-        log.sender_indexed_pos = pos;
-    }
     let pending: Vec<(UserId, u64)> = plan
         .pending
         .iter()

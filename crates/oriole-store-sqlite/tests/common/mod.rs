@@ -79,19 +79,7 @@ pub async fn open(dir: &TempDir, opts: SqliteOptions) -> SqliteStore {
     open_at(&data_dir(dir), opts).await
 }
 
-/// How far the sender index trails the log in these tests: a few
-/// messages, so most tests' reads cross both the indexed part of a
-/// conversation and the tail not yet indexed (the default, about a
-/// thousand, would leave everything a test sends in the tail).
-pub const SENDER_INDEX_LAG: u32 = 3;
-
-/// Opens the store at `data` with `opts`, the sender index trailing by
-/// [`SENDER_INDEX_LAG`].
 pub async fn open_at(data: &Path, opts: SqliteOptions) -> SqliteStore {
-    let opts = SqliteOptions {
-        sender_index_lag: SENDER_INDEX_LAG,
-        ..opts
-    };
     SqliteStore::open(&db_path(data), opts)
         .await
         .expect("open the store")
