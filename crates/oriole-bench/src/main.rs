@@ -61,6 +61,9 @@ enum Command {
         /// Bytes of a stored message body (W1's 100 bytes sealed: 141).
         #[arg(long, default_value_t = 141)]
         body_bytes: usize,
+        /// Messages the trailing sender index runs let wait before a pass.
+        #[arg(long, default_value_t = 1024)]
+        sender_index_lag: usize,
     },
     /// Nanoseconds to seal and to open one personal field of each size, as
     /// this binary was built.
@@ -303,6 +306,7 @@ fn main() -> anyhow::Result<()> {
                 batch,
                 messages,
                 body_bytes,
+                sender_index_lag,
             } => {
                 let dir = tempfile::tempdir()?;
                 let shape = oriole_bench::pages::Shape {
@@ -310,6 +314,7 @@ fn main() -> anyhow::Result<()> {
                     batch,
                     messages,
                     body_bytes,
+                    sender_index_lag,
                 };
                 let pages = oriole_bench::pages::measure(dir.path(), &shape).await?;
                 println!("{}", serde_json::to_string_pretty(&pages)?);

@@ -12,8 +12,19 @@
 //! committed `batch` at a time, counting the WAL frames each commit adds.
 //! It runs once with the schema as migrated, once without each secondary
 //! index on `messages`, and once with none of them.
+//!
+//! Two more runs try keeping `messages_by_sender` off the commit path,
+//! taking the log into it only once `sender_index_lag` messages wait, in
+//! one statement inside that commit: as a partial index over a flag the
+//! statement sets (tried in the server in f728c48 and reverted: the pass
+//! holds the writer long enough to raise p99), and as a `WITHOUT ROWID`
+//! table of its own that the statement fills in key order, which rewrites
+//! no message rows. Each run also reports how long its commits took
+//! (synchronous off, so CPU and page writes, no fsync), the longest
+//! being a pass: that wait is what latency sees.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rand::seq::SliceRandom;
@@ -43,7 +54,58 @@ pub struct Shape {
     pub messages: usize,
     /// Bytes of a stored (sealed) message body: 141 for W1's 100 bytes.
     pub body_bytes: usize,
+    /// Messages the sender index trails the log by in the two runs that
+    /// keep it off the commit path.
+    pub sender_index_lag: usize,
 }
+
+/// A run: the schema as migrated, less some indexes, perhaps changed
+/// further, perhaps with a statement that brings a trailing index up.
+struct Variant {
+    name: String,
+    drop: Vec<String>,
+    /// Run once after the drops.
+    setup: Option<&'static str>,
+    /// Run inside a commit once `sender_index_lag` messages wait, with the
+    /// last position taken in (?1) and the newest (?2).
+    pass: Option<&'static str>,
+    /// Whether the pass takes one slice of the senders per commit (?3
+    /// slices, this one ?4), each slice from where it last stopped, so
+    /// that each commit does an even share of the work, instead of every
+    /// sender once `sender_index_lag` wait.
+    sliced: bool,
+}
+
+/// `messages_by_sender` over a flag that a pass sets.
+pub const FLAGGED: &str = "sender index trailing, partial over a flag";
+const FLAGGED_SETUP: &str = "\
+    ALTER TABLE messages ADD COLUMN by_sender INTEGER NOT NULL DEFAULT 0; \
+    DROP INDEX messages_by_sender; \
+    CREATE INDEX messages_by_sender ON messages (sender_id, recipient_user_id) \
+        WHERE by_sender = 1;";
+const FLAGGED_PASS: &str = "UPDATE messages SET by_sender = 1 WHERE rowid > ?1 AND rowid <= ?2";
+
+/// `messages_by_sender` as a table of its own that a pass fills.
+pub const TABLE: &str = "sender index trailing, a table of its own";
+const TABLE_SETUP: &str = "\
+    DROP INDEX messages_by_sender; \
+    CREATE TABLE sender_log ( \
+        sender_id TEXT NOT NULL, recipient_user_id TEXT NOT NULL, pos INTEGER NOT NULL, \
+        PRIMARY KEY (sender_id, recipient_user_id, pos)) WITHOUT ROWID;";
+const TABLE_PASS: &str = "\
+    INSERT INTO sender_log (sender_id, recipient_user_id, pos) \
+    SELECT sender_id, recipient_user_id, rowid FROM messages \
+    WHERE rowid > ?1 AND rowid <= ?2 AND recipient_user_id IS NOT NULL \
+    ORDER BY 1, 2, 3";
+
+/// The table filled a slice of senders per commit.
+pub const SLICED: &str = "sender index trailing, a table of its own, a slice per commit";
+const SLICED_PASS: &str = "\
+    INSERT INTO sender_log (sender_id, recipient_user_id, pos) \
+    SELECT sender_id, recipient_user_id, rowid FROM messages \
+    WHERE rowid > ?1 AND rowid <= ?2 AND recipient_user_id IS NOT NULL \
+      AND unicode(substr(sender_id, 36)) % ?3 = ?4 \
+    ORDER BY 1, 2, 3";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PagesPerCommit {
@@ -52,6 +114,9 @@ pub struct PagesPerCommit {
     pub commits_measured: usize,
     pub frames_per_commit: f64,
     pub frames_per_message: f64,
+    /// Mean and longest commit over the measured half, in milliseconds.
+    pub commit_ms_mean: f64,
+    pub commit_ms_max: f64,
 }
 
 /// Every variant, each in a fresh database under `dir`.
@@ -64,31 +129,69 @@ pub async fn measure(dir: &Path, shape: &Shape) -> anyhow::Result<Vec<PagesPerCo
         let mut conn = open(&dir.join("schema.db")).await?;
         secondary_indexes(&mut conn).await?
     };
-    let mut variants: Vec<(String, Vec<String>)> = vec![("as migrated".into(), Vec::new())];
+    let plain = |name: String, drop: Vec<String>| Variant {
+        name,
+        drop,
+        setup: None,
+        pass: None,
+        sliced: false,
+    };
+    let mut variants = vec![plain("as migrated".into(), Vec::new())];
     for index in &indexes {
-        variants.push((format!("without {index}"), vec![index.clone()]));
+        variants.push(plain(format!("without {index}"), vec![index.clone()]));
     }
-    variants.push(("no secondary index".into(), indexes.clone()));
+    variants.push(plain("no secondary index".into(), indexes.clone()));
+    variants.push(Variant {
+        name: FLAGGED.into(),
+        drop: Vec::new(),
+        setup: Some(FLAGGED_SETUP),
+        pass: Some(FLAGGED_PASS),
+        sliced: false,
+    });
+    variants.push(Variant {
+        name: TABLE.into(),
+        drop: Vec::new(),
+        setup: Some(TABLE_SETUP),
+        pass: Some(TABLE_PASS),
+        sliced: false,
+    });
+    variants.push(Variant {
+        name: SLICED.into(),
+        drop: Vec::new(),
+        setup: Some(TABLE_SETUP),
+        pass: Some(SLICED_PASS),
+        sliced: true,
+    });
 
     let mut out = Vec::new();
-    for (n, (variant, dropped)) in variants.into_iter().enumerate() {
+    for (n, variant) in variants.into_iter().enumerate() {
         let path = dir.join(format!("variant-{n}.db"));
         let mut conn = open(&path).await?;
-        for index in &dropped {
+        for index in &variant.drop {
             sqlx::query(&format!("DROP INDEX \"{index}\""))
                 .execute(&mut conn)
                 .await
                 .with_context(|| format!("dropping {index}"))?;
         }
-        let frames = write(&mut conn, &path, shape).await?;
+        if let Some(setup) = variant.setup {
+            sqlx::raw_sql(setup)
+                .execute(&mut conn)
+                .await
+                .with_context(|| format!("setting up {}", variant.name))?;
+        }
+        let commits = write(&mut conn, &path, shape, &variant).await?;
         conn.close().await?;
-        let measured = &frames[frames.len() / 2..];
-        let per_commit = measured.iter().sum::<u64>() as f64 / measured.len() as f64;
+        let measured = &commits[commits.len() / 2..];
+        let count = measured.len() as f64;
+        let per_commit = measured.iter().map(|c| c.frames).sum::<u64>() as f64 / count;
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         out.push(PagesPerCommit {
-            variant,
+            variant: variant.name,
             commits_measured: measured.len(),
             frames_per_commit: per_commit,
             frames_per_message: per_commit / shape.batch as f64,
+            commit_ms_mean: measured.iter().map(|c| ms(c.took)).sum::<f64>() / count,
+            commit_ms_max: measured.iter().map(|c| ms(c.took)).fold(0.0, f64::max),
         });
     }
     Ok(out)
@@ -127,12 +230,20 @@ async fn secondary_indexes(conn: &mut SqliteConnection) -> anyhow::Result<Vec<St
     Ok(names.into_iter().map(|(n,)| n).collect())
 }
 
-/// Write `shape.messages` 1:1 messages; the WAL frames each commit added.
+/// One commit: the WAL frames it added and how long it took.
+struct Commit {
+    frames: u64,
+    took: Duration,
+}
+
+/// Write `shape.messages` 1:1 messages, running the variant's pass inside
+/// the commits it is due in.
 async fn write(
     conn: &mut SqliteConnection,
     path: &Path,
     shape: &Shape,
-) -> anyhow::Result<Vec<u64>> {
+    variant: &Variant,
+) -> anyhow::Result<Vec<Commit>> {
     let wal = {
         let mut name = path.as_os_str().to_owned();
         name.push("-wal");
@@ -148,10 +259,38 @@ async fn write(
     // W1's clock: about 25 messages a millisecond.
     let mut millis: u64 = 1_760_000_000_000;
     let mut pos: i64 = 0;
-    let mut frames = Vec::new();
+    let lag = shape.sender_index_lag.max(1);
+    // Sliced: as many slices as commits in a lag, so each slice waits
+    // about a lag between its passes, as the whole index does unsliced.
+    let slices = if variant.sliced {
+        lag.div_ceil(shape.batch)
+    } else {
+        1
+    };
+    // Where each slice's last pass stopped.
+    let mut taken = vec![0i64; slices];
+    let mut commits: Vec<Commit> = Vec::new();
     while (pos as usize) < shape.messages {
         let before = wal_len();
+        let started = Instant::now();
         let mut tx = conn.begin().await?;
+        let slice = commits.len() % slices;
+        let due = if variant.sliced {
+            pos > taken[slice]
+        } else {
+            pos - taken[0] >= i64::try_from(lag).context("lag")?
+        };
+        if let Some(pass) = variant.pass.filter(|_| due) {
+            sqlx::query(pass)
+                .bind(taken[slice])
+                .bind(pos)
+                .bind(i64::try_from(slices).context("slices")?)
+                .bind(i64::try_from(slice).context("slice")?)
+                .execute(&mut *tx)
+                .await
+                .context("bringing the sender index up")?;
+            taken[slice] = pos;
+        }
         for _ in 0..shape.batch {
             pos += 1;
             if rng.gen_ratio(1, 25) {
@@ -181,15 +320,19 @@ async fn write(
             .await?;
         }
         tx.commit().await?;
+        let took = started.elapsed();
         let after = wal_len();
-        frames.push(after.saturating_sub(before) / FRAME_BYTES);
+        commits.push(Commit {
+            frames: after.saturating_sub(before) / FRAME_BYTES,
+            took,
+        });
         if after > WAL_LIMIT_BYTES {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(&mut *conn)
                 .await?;
         }
     }
-    Ok(frames)
+    Ok(commits)
 }
 
 #[cfg(test)]
@@ -204,6 +347,7 @@ mod tests {
             batch: 100,
             messages: 3000,
             body_bytes: 141,
+            sender_index_lag: 1000,
         };
         let pages = measure(dir.path(), &shape).await.expect("measuring");
         let frames = |variant: &str| {
@@ -225,8 +369,14 @@ mod tests {
             all - frames("without messages_by_sender") >= 25.0,
             "{pages:?}"
         );
+        // Taken ten commits' worth at a time, in either form, it writes
+        // fewer pages than taken at every commit.
+        for trailing in [FLAGGED, TABLE, SLICED] {
+            assert!(frames(trailing) < all, "{pages:?}");
+        }
         for p in &pages {
             assert_eq!(p.commits_measured, 15, "{p:?}");
+            assert!(p.commit_ms_max >= p.commit_ms_mean, "{p:?}");
         }
     }
 }
