@@ -61,7 +61,7 @@ enum Command {
         /// Bytes of a stored message body (W1's 100 bytes sealed: 141).
         #[arg(long, default_value_t = 141)]
         body_bytes: usize,
-        /// Messages the trailing sender index runs let wait before a pass.
+        /// Messages the trailing index runs let wait before a pass.
         #[arg(long, default_value_t = 1024)]
         sender_index_lag: usize,
     },

@@ -533,7 +533,9 @@ pub static INVENTORY: &[DataItem] = &[
         id: "inbox",
         description: "Your inbox: the ordered events (messages, recalls, receipts) waiting to \
                       be synced to your devices, who caused each, and whom you have 1:1 \
-                      conversations with (what your inbox's newest 1:1 entries are found by)",
+                      conversations with (what your inbox's newest 1:1 entries are found by: \
+                      each direction of a conversation has a number, which its messages \
+                      carry; a direction you sent in goes with your account's purge)",
         category: Usage,
         fields: &[
             "inbox.user_id",
@@ -544,6 +546,8 @@ pub static INVENTORY: &[DataItem] = &[
             "inbox_heads.user_id",
             "direct_members.user_id",
             "direct_members.peer_id",
+            "direct_pairs.sender_id",
+            "direct_pairs.recipient_id",
         ],
         purposes: &[Purpose::Service],
         legal_basis: LegalBasis::Contract,
@@ -831,6 +835,14 @@ pub static NON_PERSONAL_COLUMNS: &[NonPersonalColumn] = &[
     NonPersonalColumn {
         field: "messages.pos",
         reason: "Position of the message in the log of all messages",
+    },
+    NonPersonalColumn {
+        field: "messages.pair",
+        reason: "Number of a 1:1 message's direction (declared as direct_pairs.*)",
+    },
+    NonPersonalColumn {
+        field: "direct_pairs.pair",
+        reason: "Sequential number of a 1:1 conversation's direction",
     },
     NonPersonalColumn {
         field: "groups.id",

@@ -284,11 +284,23 @@ async fn append_one(
             });
         }
     }
+    if let Some(peer) = &msg.recipient {
+        sqlx::query(
+            "INSERT INTO direct_pairs (sender_id, recipient_id) VALUES (?1, ?2) \
+             ON CONFLICT (sender_id, recipient_id) DO NOTHING",
+        )
+        .bind(&sender)
+        .bind(peer)
+        .execute(&mut *conn)
+        .await
+        .map_err(db(OP))?;
+    }
     sqlx::query(
         "INSERT INTO messages \
          (rowid, id, sender_id, recipient_user_id, group_id, text, payload, sent_at, \
-          idempotency_key) \
-         VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+          idempotency_key, pair) \
+         VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
+                 (SELECT pair FROM direct_pairs WHERE sender_id = ?2 AND recipient_id = ?3))",
     )
     .bind(&id)
     .bind(&sender)

@@ -28,7 +28,8 @@
 //! from is `direct_members`, one row per user and person they have a 1:1
 //! conversation with, whose `synced_pos` plays the membership's part: the
 //! messages between the two, either way, above it are pending (found by
-//! the `messages_by_sender` index). A message whose inbox entries are not
+//! each direction's number in `direct_pairs` and the
+//! `messages_by_direct_pair` index). A message whose inbox entries are not
 //! exactly its sender's and its recipient's (one to a bot that only a third
 //! party receives) is written as rows, with the pair's rows moved past it.
 //!
@@ -222,17 +223,19 @@ macro_rules! pending_entries {
             " \
              UNION ALL \
              SELECT dm.user_id, m.rowid, m.id, m.sent_at FROM direct_members AS dm \
-             CROSS JOIN messages AS m INDEXED BY messages_by_sender \
-               ON m.recipient_user_id = dm.peer_id AND m.sender_id = dm.user_id \
-              AND m.rowid > dm.synced_pos \
+             CROSS JOIN direct_pairs AS dp \
+               ON dp.sender_id = dm.user_id AND dp.recipient_id = dm.peer_id \
+             CROSS JOIN messages AS m INDEXED BY messages_by_direct_pair \
+               ON m.pair = dp.pair AND m.rowid > dm.synced_pos \
              WHERE ",
             $pairs,
             " \
              UNION ALL \
              SELECT dm.user_id, m.rowid, m.id, m.sent_at FROM direct_members AS dm \
-             CROSS JOIN messages AS m INDEXED BY messages_by_sender \
-               ON m.recipient_user_id = dm.user_id AND m.sender_id = dm.peer_id \
-              AND m.rowid > dm.synced_pos \
+             CROSS JOIN direct_pairs AS dp \
+               ON dp.sender_id = dm.peer_id AND dp.recipient_id = dm.user_id \
+             CROSS JOIN messages AS m INDEXED BY messages_by_direct_pair \
+               ON m.pair = dp.pair AND m.rowid > dm.synced_pos \
              WHERE ",
             $pairs,
             " AND dm.peer_id <> dm.user_id"
@@ -312,15 +315,17 @@ macro_rules! pending_above {
          WHERE gm.user_id = ?1 \
          UNION ALL \
          SELECT m.rowid, m.id, m.sent_at FROM direct_members AS dm \
-         CROSS JOIN messages AS m INDEXED BY messages_by_sender \
-           ON m.recipient_user_id = dm.peer_id AND m.sender_id = dm.user_id \
-          AND m.rowid > max(dm.synced_pos, ?4) \
+         CROSS JOIN direct_pairs AS dp \
+           ON dp.sender_id = dm.user_id AND dp.recipient_id = dm.peer_id \
+         CROSS JOIN messages AS m INDEXED BY messages_by_direct_pair \
+           ON m.pair = dp.pair AND m.rowid > max(dm.synced_pos, ?4) \
          WHERE dm.user_id = ?1 \
          UNION ALL \
          SELECT m.rowid, m.id, m.sent_at FROM direct_members AS dm \
-         CROSS JOIN messages AS m INDEXED BY messages_by_sender \
-           ON m.recipient_user_id = dm.user_id AND m.sender_id = dm.peer_id \
-          AND m.rowid > max(dm.synced_pos, ?4) \
+         CROSS JOIN direct_pairs AS dp \
+           ON dp.sender_id = dm.peer_id AND dp.recipient_id = dm.user_id \
+         CROSS JOIN messages AS m INDEXED BY messages_by_direct_pair \
+           ON m.pair = dp.pair AND m.rowid > max(dm.synced_pos, ?4) \
          WHERE dm.user_id = ?1 AND dm.peer_id <> dm.user_id"
     };
 }
@@ -356,14 +361,18 @@ pub(crate) const PENDING_PAGE: &str = concat!(
                     FROM group_members AS gm WHERE gm.user_id = ?1), 9223372036854775807), \
                  coalesce( \
                    (SELECT min(min( \
-                      coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_sender \
-                                WHERE m.recipient_user_id = dm.peer_id \
-                                  AND m.sender_id = dm.user_id \
+                      coalesce((SELECT m.rowid FROM messages AS m \
+                                  INDEXED BY messages_by_direct_pair \
+                                WHERE m.pair = (SELECT dp.pair FROM direct_pairs AS dp \
+                                                WHERE dp.sender_id = dm.user_id \
+                                                  AND dp.recipient_id = dm.peer_id) \
                                   AND m.rowid > max(dm.synced_pos, ?4) \
                                 ORDER BY m.rowid LIMIT 1 OFFSET ?3), 9223372036854775807), \
-                      coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_sender \
-                                WHERE m.recipient_user_id = dm.user_id \
-                                  AND m.sender_id = dm.peer_id \
+                      coalesce((SELECT m.rowid FROM messages AS m \
+                                  INDEXED BY messages_by_direct_pair \
+                                WHERE m.pair = (SELECT dp.pair FROM direct_pairs AS dp \
+                                                WHERE dp.sender_id = dm.peer_id \
+                                                  AND dp.recipient_id = dm.user_id) \
                                   AND m.rowid > max(dm.synced_pos, ?4) \
                                 ORDER BY m.rowid LIMIT 1 OFFSET ?3), 9223372036854775807))) \
                     FROM direct_members AS dm WHERE dm.user_id = ?1), 9223372036854775807))) \
@@ -425,12 +434,16 @@ pub(crate) const CHUNK_END: &str = "\
                    ORDER BY m.rowid LIMIT 1 OFFSET ?2)) \
        FROM group_members AS gm WHERE gm.user_id = ?1), 9223372036854775807), coalesce( \
       (SELECT min(min( \
-         coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_sender \
-                   WHERE m.recipient_user_id = dm.peer_id AND m.sender_id = dm.user_id \
+         coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_direct_pair \
+                   WHERE m.pair = (SELECT dp.pair FROM direct_pairs AS dp \
+                                   WHERE dp.sender_id = dm.user_id \
+                                     AND dp.recipient_id = dm.peer_id) \
                      AND m.rowid > dm.synced_pos \
                    ORDER BY m.rowid LIMIT 1 OFFSET ?2), 9223372036854775807), \
-         coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_sender \
-                   WHERE m.recipient_user_id = dm.user_id AND m.sender_id = dm.peer_id \
+         coalesce((SELECT m.rowid FROM messages AS m INDEXED BY messages_by_direct_pair \
+                   WHERE m.pair = (SELECT dp.pair FROM direct_pairs AS dp \
+                                   WHERE dp.sender_id = dm.peer_id \
+                                     AND dp.recipient_id = dm.user_id) \
                      AND m.rowid > dm.synced_pos \
                    ORDER BY m.rowid LIMIT 1 OFFSET ?2), 9223372036854775807))) \
        FROM direct_members AS dm WHERE dm.user_id = ?1), 9223372036854775807))";

@@ -18,6 +18,38 @@ use crate::group_inbox::materialize_pending;
 use crate::personal::PersonalField;
 use crate::SqliteStore;
 
+/// How many messages user ?1 sent that still name them: their 1:1
+/// messages, by the numbers of the directions they sent in, and their group
+/// messages. A macro, to be part of larger statements.
+macro_rules! sent_count {
+    () => {
+        "SELECT (SELECT count(*) FROM direct_pairs AS dp \
+                 CROSS JOIN messages AS m INDEXED BY messages_by_direct_pair \
+                   ON m.pair = dp.pair \
+                 WHERE dp.sender_id = ?1) \
+              + (SELECT count(*) FROM messages AS m INDEXED BY messages_by_group_sender \
+                 WHERE m.sender_id = ?1 AND m.group_id IS NOT NULL)"
+    };
+}
+
+/// How many messages user ?1 sent that still name them.
+pub(crate) const SENT_COUNT: &str = sent_count!();
+
+/// Clear the sender and content of at most ?2 messages user ?1 sent, and
+/// their direction numbers, so each batch's walk starts at the messages
+/// still to clear.
+pub(crate) const PURGE_SENT: &str = "\
+    UPDATE messages SET sender_id = NULL, text = NULL, payload = NULL, \
+        idempotency_key = NULL, pair = NULL \
+    WHERE rowid IN ( \
+      SELECT m.rowid FROM direct_pairs AS dp \
+      CROSS JOIN messages AS m INDEXED BY messages_by_direct_pair ON m.pair = dp.pair \
+      WHERE dp.sender_id = ?1 \
+      UNION ALL \
+      SELECT m.rowid FROM messages AS m INDEXED BY messages_by_group_sender \
+      WHERE m.sender_id = ?1 AND m.group_id IS NOT NULL \
+      LIMIT ?2)";
+
 /// The blind-index purpose of quarantined usernames.
 const QUARANTINE_INDEX: &str = "username_quarantine";
 
@@ -224,11 +256,11 @@ impl SqliteStore {
     pub(crate) async fn rights_message_counts(&self, user: UserId) -> StoreResult<MessageCounts> {
         self.settle(user).await?;
         let id = user.to_string();
-        let (sent, held): (i64, i64) = sqlx::query_as(
-            "SELECT \
-               (SELECT COUNT(*) FROM messages WHERE sender_id = ?1), \
-               (SELECT COUNT(*) FROM inbox WHERE user_id = ?1 AND kind = 'message')",
-        )
+        let (sent, held): (i64, i64) = sqlx::query_as(concat!(
+            "SELECT (",
+            sent_count!(),
+            "), (SELECT COUNT(*) FROM inbox WHERE user_id = ?1 AND kind = 'message')"
+        ))
         .bind(&id)
         .fetch_one(&self.reader)
         .await
@@ -514,7 +546,7 @@ impl SqliteStore {
             "inbox count",
         )?;
         summary.messages_tombstoned = to_u64(
-            count("SELECT COUNT(*) FROM messages WHERE sender_id = ?1")
+            count(SENT_COUNT)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db(OP))?,
@@ -686,11 +718,24 @@ impl SqliteStore {
         .await
         .map_err(db(OP))?
         .rows_affected();
-        let messages = batch(
-            "UPDATE messages SET sender_id = NULL, text = NULL, payload = NULL, \
-             idempotency_key = NULL \
-             WHERE id IN (SELECT id FROM messages WHERE sender_id = ?1 LIMIT ?2)",
+        let messages = batch(PURGE_SENT)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?
+            .rows_affected();
+        // The directions it sent in, once their messages are cleared, and
+        // those it received in that hold no message (the others are how
+        // their senders' counts and purges find those messages).
+        let directions = sqlx::query(
+            "DELETE FROM direct_pairs WHERE pair IN ( \
+               SELECT dp.pair FROM direct_pairs AS dp WHERE dp.sender_id = ?1 \
+               UNION ALL \
+               SELECT dp.pair FROM direct_pairs AS dp INDEXED BY direct_pairs_by_recipient \
+               WHERE dp.recipient_id = ?1) \
+             AND NOT EXISTS (SELECT 1 FROM messages AS m INDEXED BY messages_by_direct_pair \
+                             WHERE m.pair = direct_pairs.pair)",
         )
+        .bind(&id)
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?
@@ -710,7 +755,7 @@ impl SqliteStore {
         .map_err(db(OP))?
         .ok_or_else(|| StoreError::NotFound("no purge for this account".into()))?;
         let job = purge_job(&row)?;
-        let done = inbox == 0 && receipts == 0 && messages == 0 && pairs == 0;
+        let done = inbox == 0 && receipts == 0 && messages == 0 && pairs == 0 && directions == 0;
         if done {
             sqlx::query("DELETE FROM deletion_purges WHERE user_id = ?1")
                 .bind(&id)

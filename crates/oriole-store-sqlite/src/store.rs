@@ -1526,11 +1526,39 @@ mod tests {
             ),
             (
                 INBOX_EVENTS_MERGED,
-                "USING INDEX messages_by_sender (sender_id=? AND recipient_user_id=? AND rowid>?",
+                "USING INDEX messages_by_direct_pair (pair=? AND rowid>?",
+            ),
+            (
+                INBOX_EVENTS_MERGED,
+                "USING COVERING INDEX sqlite_autoindex_direct_pairs_1 (sender_id=? AND recipient_id=?)",
             ),
             (
                 crate::group_inbox::WRITE_PENDING,
-                "USING INDEX messages_by_sender (sender_id=? AND recipient_user_id=? AND rowid>?",
+                "USING INDEX messages_by_direct_pair (pair=? AND rowid>?",
+            ),
+            (
+                crate::group_inbox::PENDING_PAGE,
+                "USING INDEX messages_by_direct_pair (pair=? AND rowid>?",
+            ),
+            (
+                crate::group_inbox::CHUNK_END,
+                "USING COVERING INDEX messages_by_direct_pair (pair=? AND rowid>?",
+            ),
+            (
+                crate::rights::SENT_COUNT,
+                "USING COVERING INDEX messages_by_direct_pair (pair=?)",
+            ),
+            (
+                crate::rights::SENT_COUNT,
+                "USING INDEX messages_by_group_sender (sender_id=?)",
+            ),
+            (
+                crate::rights::PURGE_SENT,
+                "USING COVERING INDEX messages_by_direct_pair (pair=?)",
+            ),
+            (
+                crate::rights::PURGE_SENT,
+                "USING INDEX messages_by_group_sender (sender_id=?)",
             ),
             (
                 INBOX_EVENTS_MERGED,
@@ -1570,12 +1598,13 @@ mod tests {
                 plan.iter().any(|step| step.contains(expected)),
                 "{query}\n{plan:#?}"
             );
-            // The sender index is searched by pair, never by sender alone
-            // (every message the user ever sent).
+            // A direction's messages are searched by its number, never by
+            // a range over every direction's.
             assert!(
                 !plan
                     .iter()
-                    .any(|step| step.contains("messages_by_sender (sender_id=?)")),
+                    .any(|step| step.contains("messages_by_direct_pair")
+                        && !step.contains("(pair=?")),
                 "{query}\n{plan:#?}"
             );
             // A subquery's own rows (a window's input, a co-routine's

@@ -395,7 +395,9 @@ async fn rows(dir: &TempDir, user: UserId) -> i64 {
 
 /// Erasing an account with 1:1 entries pending on both sides: the other
 /// side's inbox keeps every entry at the seq it was given and continues at
-/// head + 1, and once the purge is done no pair row names the erased user.
+/// head + 1, and once the purge is done no pair row names the erased user,
+/// no message names them as its sender, and the only direction left with
+/// them is the one whose messages the survivor sent.
 #[tokio::test]
 async fn erasure_keeps_the_peers_pending_direct_entries() {
     use oriole_core::rights::{AccountErasure, OwnedGroups};
@@ -431,30 +433,49 @@ async fn erasure_keeps_the_peers_pending_direct_entries() {
         .done
     {}
     ledger_direct_send(&store, &mut ledger, carol, alice, "after", 200).await;
+    let counts = store.message_counts(alice).await.expect("alice's counts");
+    assert_eq!(counts.sent, 2, "alice's messages to bob still count");
+    let counts = store.message_counts(carol).await.expect("carol's counts");
+    assert_eq!(counts.sent, 5);
     for survivor in [alice, carol] {
         assert_eq!(head(&store, survivor).await, ledger.len(survivor));
         ledger
             .check_inbox(&store, survivor, "after the erasure")
             .await;
     }
-    let named: i64 = {
+    let named: Vec<i64> = {
         use sqlx::{ConnectOptions, Connection};
         let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(common::db_path(&common::data_dir(&dir)))
             .connect()
             .await
             .expect("raw connection");
-        let n = sqlx::query_scalar(
+        let mut counts = Vec::new();
+        for sql in [
             "SELECT count(*) FROM direct_members WHERE user_id = ?1 OR peer_id = ?1",
-        )
-        .bind(bob.to_string())
-        .fetch_one(&mut conn)
-        .await
-        .expect("count");
+            "SELECT count(*) FROM messages WHERE sender_id = ?1",
+            "SELECT count(*) FROM direct_pairs WHERE sender_id = ?1",
+            "SELECT count(*) FROM direct_pairs WHERE recipient_id = ?1",
+            // Every 1:1 message that names its sender carries its direction.
+            "SELECT count(*) FROM messages WHERE pair IS NULL AND sender_id IS NOT NULL \
+               AND recipient_user_id IS NOT NULL AND ?1 IS NOT NULL",
+        ] {
+            let n: i64 = sqlx::query_scalar(sql)
+                .bind(bob.to_string())
+                .fetch_one(&mut conn)
+                .await
+                .expect("count");
+            counts.push(n);
+        }
         conn.close().await.expect("close");
-        n
+        counts
     };
-    assert_eq!(named, 0, "pair rows naming the erased user");
+    assert_eq!(
+        named,
+        [0, 0, 0, 1, 0],
+        "pair rows, messages sent, directions sent in and received in (alice's), \
+         1:1 messages without their direction"
+    );
     store.close().await;
 }
 

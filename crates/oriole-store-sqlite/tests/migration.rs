@@ -234,6 +234,22 @@ async fn a_database_from_before_the_rebuild_keeps_every_row_and_position() {
         count(&mut conn, "SELECT count(*) FROM pragma_foreign_key_check").await,
         0
     );
+    // The old 1:1 message carries its direction's number (migration
+    // 0014), the same the fresh one was given; the group message none.
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) FROM messages AS m JOIN direct_pairs AS dp \
+             ON dp.pair = m.pair AND dp.sender_id = m.sender_id \
+             AND dp.recipient_id = m.recipient_user_id"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(&mut conn, "SELECT count(DISTINCT pair) FROM messages").await,
+        1
+    );
     // The position is a column of its own now, which VACUUM keeps.
     let pos_is_key: i64 = count(
         &mut conn,

@@ -41,15 +41,32 @@ pub(crate) const ORIGINALS: &str = "\
      AND m.idempotency_key = \
          CAST(substr(?1, j.value + 46, CAST(substr(?1, j.value + 36, 10) AS INTEGER)) AS TEXT)";
 
+/// The batch's 1:1 directions (?1, ?2: direction records and their
+/// starts), each with its number: made at a direction's first message,
+/// looked up once per direction, not per message. Each 1:1 message's row
+/// carries it ([`WRITE`]). A statement of its own: sqlx binds a
+/// statement's nameless parameters (those below its highest `?NNN` it does
+/// not use) from a running count across the statements of one query, and
+/// stops binding at the first past the last argument, so a statement
+/// using only high numbers ahead of the others left [`WRITE`]'s last
+/// statement unbound (its entry rows unwritten).
+const DIRECTIONS: &str = "\
+    INSERT INTO direct_pairs (sender_id, recipient_id) \
+    SELECT CAST(substr(?1, value, 36) AS TEXT), CAST(substr(?1, value + 36, 36) AS TEXT) \
+    FROM json_each(?2) WHERE true \
+    ON CONFLICT (sender_id, recipient_id) DO NOTHING";
+
 /// ?1, ?2: message records and their starts; ?3, ?4: head records; ?5,
-/// ?6: entry records (see [`Records`] for the layouts). The new heads are
+/// ?6: entry records (see [`Records`] for the layouts). Each statement's
+/// parameters run from ?1 up to the ones it uses, for sqlx (see
+/// [`DIRECTIONS`]). The new heads are
 /// read after it with [`HEADS`], in one row: `RETURNING` gave one row per
 /// user, and sqlx hands each row from SQLite's thread to the runtime's
 /// separately, a pair of thread switches each on a busy core.
 const WRITE: &str = "\
     INSERT INTO messages \
       (rowid, id, sender_id, recipient_user_id, group_id, text, payload, sent_at, \
-       idempotency_key) \
+       idempotency_key, pair) \
     SELECT CAST(substr(?1, o + 129, 20) AS INTEGER), \
            CAST(substr(?1, o, 36) AS TEXT), CAST(substr(?1, o + 36, 36) AS TEXT), \
            CASE c WHEN 'u' THEN CAST(substr(?1, o + 73, 36) AS TEXT) END, \
@@ -57,7 +74,11 @@ const WRITE: &str = "\
            CASE WHEN t >= 0 THEN substr(?1, o + 179 + max(k, 0), t) END, \
            CASE WHEN p >= 0 THEN substr(?1, o + 179 + max(k, 0) + max(t, 0), p) END, \
            CAST(substr(?1, o + 109, 20) AS INTEGER), \
-           CASE WHEN k >= 0 THEN CAST(substr(?1, o + 179, k) AS TEXT) END \
+           CASE WHEN k >= 0 THEN CAST(substr(?1, o + 179, k) AS TEXT) END, \
+           CASE c WHEN 'u' THEN \
+             (SELECT dp.pair FROM direct_pairs AS dp \
+              WHERE dp.sender_id = CAST(substr(?1, o + 36, 36) AS TEXT) \
+                AND dp.recipient_id = CAST(substr(?1, o + 73, 36) AS TEXT)) END \
     FROM (SELECT value AS o, CAST(substr(?1, value + 72, 1) AS TEXT) AS c, \
                  CAST(substr(?1, value + 149, 10) AS INTEGER) AS k, \
                  CAST(substr(?1, value + 159, 10) AS INTEGER) AS t, \
@@ -131,6 +152,14 @@ pub(super) async fn commit(
         .await
         .map_err(retry_store)?;
     let bases = pending_bases(&mut tx, inbox, &plan).await?;
+    if !plan.directions.starts.is_empty() {
+        sqlx::query(DIRECTIONS)
+            .bind(&plan.directions.bytes)
+            .bind(plan.directions.starts()?)
+            .execute(&mut *tx)
+            .await
+            .map_err(retry)?;
+    }
     if !plan.messages.starts.is_empty() {
         sqlx::query(WRITE)
             .bind(&plan.messages.bytes)
@@ -448,7 +477,8 @@ async fn originals(
 /// - entry: user (36), message id (36), distance below the new head (20),
 ///   at (20) (a `message` entry stores no actor: see
 ///   `store::push_event`);
-/// - lookup of an earlier send: sender (36), key length (10), key.
+/// - lookup of an earlier send: sender (36), key length (10), key;
+/// - 1:1 direction: sender (36), recipient (36).
 ///
 /// Ids are hyphenated UUIDs (36 characters; anything else sends the batch
 /// down the one-append-at-a-time path). Integers are written in decimal
@@ -537,6 +567,8 @@ struct Plan {
     messages: Records,
     heads: Records,
     entries: Records,
+    /// The batch's 1:1 directions, each once.
+    directions: Records,
     /// Per entry, in order.
     seq_sources: Vec<SeqSource>,
     /// Entries per append (0 for duplicates).
@@ -611,6 +643,8 @@ impl Plan {
         let mut ranked = Vec::new();
         let mut entry_counts = Vec::with_capacity(batch.len());
         let mut messages = Records::with_capacity(batch.len(), batch.len() * 512);
+        let mut directions = Records::default();
+        let mut seen_directions: HashSet<(UserId, &str)> = HashSet::new();
         let mut pos = last_pos;
         for (i, append) in batch.iter().enumerate() {
             if duplicates.contains_key(&i) {
@@ -619,6 +653,13 @@ impl Plan {
             }
             pos += 1;
             message_record(&mut messages, append, pos)?;
+            if let Some(peer) = &append.recipient {
+                if seen_directions.insert((append.sender, peer.as_str())) {
+                    directions.begin();
+                    directions.id(append.sender.0);
+                    directions.id_text(peer)?;
+                }
+            }
             let recipients: &[UserId] = match &append.group {
                 Some(group) => members.get(group).map_or(&[], Vec::as_slice),
                 None => &append.recipients,
@@ -684,6 +725,7 @@ impl Plan {
             messages,
             heads,
             entries,
+            directions,
             seq_sources,
             entry_counts,
             rows,
