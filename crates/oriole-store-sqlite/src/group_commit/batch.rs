@@ -57,9 +57,10 @@ const DIRECTIONS: &str = "\
     ON CONFLICT (sender_id, recipient_id) DO NOTHING";
 
 /// ?1, ?2: message records and their starts; ?3, ?4: head records; ?5,
-/// ?6: entry records (see [`Records`] for the layouts). Each statement's
-/// parameters run from ?1 up to the ones it uses, for sqlx (see
-/// [`DIRECTIONS`]). The new heads are
+/// ?6: entry records (see [`Records`] for the layouts). sqlx's running
+/// count of nameless slots (see [`DIRECTIONS`]) reaches 2 before the
+/// second statement and 6 at the end of the third, within the six
+/// arguments: a statement added here must keep it so. The new heads are
 /// read after it with [`HEADS`], in one row: `RETURNING` gave one row per
 /// user, and sqlx hands each row from SQLite's thread to the runtime's
 /// separately, a pair of thread switches each on a busy core.
