@@ -1508,6 +1508,10 @@ mod tests {
                 "USING INDEX messages_by_key (idempotency_key=? AND sender_id=?)",
             ),
             (
+                crate::group_commit::batch::insert_messages(2),
+                "USING COVERING INDEX sqlite_autoindex_direct_pairs_1 (sender_id=? AND recipient_id=?)",
+            ),
+            (
                 HOLDS_MESSAGE,
                 "COVERING INDEX inbox_by_message (message_id=? AND user_id=? AND kind=?)",
             ),
@@ -1609,7 +1613,7 @@ mod tests {
             );
             // A subquery's own rows (a window's input, a co-routine's
             // output) are no table, nor is `json_each` over the records
-            // bound to the query.
+            // bound to the query, nor a `VALUES` list of bound rows.
             let coroutines: Vec<&str> = plan
                 .iter()
                 .filter_map(|step| step.strip_prefix("CO-ROUTINE "))
@@ -1619,6 +1623,7 @@ mod tests {
                     && !step.contains("CONSTANT")
                     && !step.starts_with("SCAN (subquery")
                     && !step.contains("VIRTUAL TABLE")
+                    && !step.ends_with("-ROW VALUES CLAUSE")
                     && !coroutines.iter().any(|c| step == &format!("SCAN {c}"))),
                 "{query}\n{plan:#?}"
             );

@@ -1,7 +1,8 @@
-//! A whole batch of appends in one transaction and a fixed number of
-//! statements: at most one lookup of earlier sends with the same
-//! idempotency keys, then one call carrying every message row, every inbox
-//! head bump and every inbox entry, each kind bound as one BLOB of
+//! A whole batch of appends in one transaction and a few statements: at
+//! most one lookup of earlier sends with the same idempotency keys, the
+//! message rows a statement per 256 (each field a parameter of its own,
+//! see [`insert_messages_sql`]), then one call carrying every inbox head
+//! bump and every inbox entry, each kind bound as one BLOB of
 //! fixed-layout records (see [`Records`]). Inbox seqs are
 //! still gap-free and increasing per user: each head is bumped by the number
 //! of entries the batch gives that user, and the entries take the seqs just
@@ -12,7 +13,8 @@ use std::collections::{HashMap, HashSet};
 
 use oriole_core::domain::{InboxSeq, Timestamp, UserId};
 use oriole_core::store::{Appended, StoreError};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use super::{SealedAppend, OP};
@@ -56,45 +58,79 @@ const DIRECTIONS: &str = "\
     FROM json_each(?2) WHERE true \
     ON CONFLICT (sender_id, recipient_id) DO NOTHING";
 
-/// ?1, ?2: message records and their starts; ?3, ?4: head records; ?5,
-/// ?6: entry records (see [`Records`] for the layouts). sqlx's running
-/// count of nameless slots (see [`DIRECTIONS`]) reaches 2 before the
-/// second statement and 6 at the end of the third, within the six
-/// arguments: a statement added here must keep it so. The new heads are
-/// read after it with [`HEADS`], in one row: `RETURNING` gave one row per
-/// user, and sqlx hands each row from SQLite's thread to the runtime's
-/// separately, a pair of thread switches each on a busy core.
+/// The batch's message rows, at most [`MESSAGE_ROWS`] per statement,
+/// each field bound as a parameter of its own, nine per row. Cutting the
+/// fields out of one BLOB with `substr`, `CAST` and `json_each`, as this
+/// did before, was about a fifth of the commit thread's time in W1. The
+/// parameters are nameless: SQLite finds a parameter's name by walking the
+/// list of named ones, and sqlx asks for every parameter's name, so
+/// `?NNN` numbers made binding a statement of n parameters take n² steps
+/// (over half the server's CPU time in a W1 step, with 256 rows). A 1:1 row takes its
+/// direction's number by lookup; a group row, whose recipient is NULL,
+/// finds none.
+fn insert_messages_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO messages \
+           (rowid, id, sender_id, recipient_user_id, group_id, text, payload, sent_at, \
+            idempotency_key, pair) \
+         SELECT column1, column2, column3, column4, column5, column6, column7, column8, \
+                column9, \
+                (SELECT dp.pair FROM direct_pairs AS dp \
+                 WHERE dp.sender_id = column3 AND dp.recipient_id = column4) \
+         FROM (VALUES ",
+    );
+    let row = format!("({})", ["?"; MESSAGE_PARAMS].join(", "));
+    for n in 0..rows {
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&row);
+    }
+    sql.push(')');
+    sql
+}
+
+/// Message rows per insert at most. A batch is written in statements of
+/// this many rows, then of the powers of two below it, so that only
+/// eight statements are ever prepared (and stay in sqlx's cache). At 256
+/// rows a statement's parameter list (32 bytes a parameter) passed 64 KiB,
+/// and glibc consolidates its free lists on every free of a chunk that
+/// large: 1.5% of the runtime thread's time.
+const MESSAGE_ROWS: usize = 128;
+/// Parameters bound per message row.
+const MESSAGE_PARAMS: usize = 9;
+
+/// The insert of `rows` message rows, `rows` a power of two up to
+/// [`MESSAGE_ROWS`]: made once each.
+pub(crate) fn insert_messages(rows: usize) -> &'static str {
+    static SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        (0..=MESSAGE_ROWS.trailing_zeros())
+            .map(|k| insert_messages_sql(1 << k))
+            .collect()
+    });
+    debug_assert!(rows.is_power_of_two() && rows <= MESSAGE_ROWS);
+    &SQL[rows.trailing_zeros() as usize]
+}
+
+/// ?1, ?2: head records and their starts; ?3, ?4: entry records (see
+/// [`Records`] for the layouts). sqlx's running count of nameless slots
+/// (see [`DIRECTIONS`]) reaches 2 at the end of the first statement and 4
+/// at the end of the second, within the four arguments: a statement added
+/// here must keep it so. The new heads are read after it with [`HEADS`],
+/// in one row: `RETURNING` gave one row per user, and sqlx hands each row
+/// from SQLite's thread to the runtime's separately, a pair of thread
+/// switches each on a busy core.
 const WRITE: &str = "\
-    INSERT INTO messages \
-      (rowid, id, sender_id, recipient_user_id, group_id, text, payload, sent_at, \
-       idempotency_key, pair) \
-    SELECT CAST(substr(?1, o + 129, 20) AS INTEGER), \
-           CAST(substr(?1, o, 36) AS TEXT), CAST(substr(?1, o + 36, 36) AS TEXT), \
-           CASE c WHEN 'u' THEN CAST(substr(?1, o + 73, 36) AS TEXT) END, \
-           CASE c WHEN 'g' THEN CAST(substr(?1, o + 73, 36) AS TEXT) END, \
-           CASE WHEN t >= 0 THEN substr(?1, o + 179 + max(k, 0), t) END, \
-           CASE WHEN p >= 0 THEN substr(?1, o + 179 + max(k, 0) + max(t, 0), p) END, \
-           CAST(substr(?1, o + 109, 20) AS INTEGER), \
-           CASE WHEN k >= 0 THEN CAST(substr(?1, o + 179, k) AS TEXT) END, \
-           CASE c WHEN 'u' THEN \
-             (SELECT dp.pair FROM direct_pairs AS dp \
-              WHERE dp.sender_id = CAST(substr(?1, o + 36, 36) AS TEXT) \
-                AND dp.recipient_id = CAST(substr(?1, o + 73, 36) AS TEXT)) END \
-    FROM (SELECT value AS o, CAST(substr(?1, value + 72, 1) AS TEXT) AS c, \
-                 CAST(substr(?1, value + 149, 10) AS INTEGER) AS k, \
-                 CAST(substr(?1, value + 159, 10) AS INTEGER) AS t, \
-                 CAST(substr(?1, value + 169, 10) AS INTEGER) AS p \
-          FROM json_each(?2)); \
     INSERT INTO inbox_heads (user_id, head) \
-    SELECT CAST(substr(?3, value, 36) AS TEXT), CAST(substr(?3, value + 36, 20) AS INTEGER) \
-    FROM json_each(?4) WHERE true \
+    SELECT CAST(substr(?1, value, 36) AS TEXT), CAST(substr(?1, value + 36, 20) AS INTEGER) \
+    FROM json_each(?2) WHERE true \
     ON CONFLICT (user_id) DO UPDATE SET head = head + excluded.head; \
     INSERT INTO inbox (user_id, seq, kind, message_id, actor_id, receipt_kind, at) \
     SELECT u, (SELECT h.head FROM inbox_heads AS h WHERE h.user_id = u) \
-                - CAST(substr(?5, o + 72, 20) AS INTEGER), \
-           'message', CAST(substr(?5, o + 36, 36) AS TEXT), \
-           NULL, NULL, CAST(substr(?5, o + 92, 20) AS INTEGER) \
-    FROM (SELECT value AS o, CAST(substr(?5, value, 36) AS TEXT) AS u FROM json_each(?6))";
+                - CAST(substr(?3, o + 72, 20) AS INTEGER), \
+           'message', CAST(substr(?3, o + 36, 36) AS TEXT), \
+           NULL, NULL, CAST(substr(?3, o + 92, 20) AS INTEGER) \
+    FROM (SELECT value AS o, CAST(substr(?3, value, 36) AS TEXT) AS u FROM json_each(?4))";
 
 /// The members of the batch's groups (?1: a JSON array of group ids),
 /// one row per group with its member ids back to back. One row, not one
@@ -161,10 +197,9 @@ pub(super) async fn commit(
             .await
             .map_err(retry)?;
     }
-    if !plan.messages.starts.is_empty() {
+    write_messages(&mut tx, &plan.messages).await?;
+    if !plan.entries.starts.is_empty() {
         sqlx::query(WRITE)
-            .bind(&plan.messages.bytes)
-            .bind(plan.messages.starts()?)
             .bind(&plan.heads.bytes)
             .bind(plan.heads.starts()?)
             .bind(&plan.entries.bytes)
@@ -281,6 +316,52 @@ async fn store_pairs(
     Ok(())
 }
 
+/// Insert the batch's message rows: statements of [`MESSAGE_ROWS`] rows,
+/// then of the largest power of two that fits what is left.
+async fn write_messages(
+    tx: &mut Transaction<'static, Sqlite>,
+    messages: &MessageRows<'_>,
+) -> Result<(), Failed> {
+    let mut rest = messages.rows.as_slice();
+    while !rest.is_empty() {
+        let n = rest.len().min(MESSAGE_ROWS);
+        // The largest power of two not above n.
+        let n = 1 << (usize::BITS - 1 - n.leading_zeros());
+        let (chunk, tail) = rest.split_at(n);
+        // Sized at once: grown from empty, the list was copied nine times.
+        let mut args = SqliteArguments::default();
+        args.reserve(n * MESSAGE_PARAMS, 0);
+        for row in chunk {
+            bind_row(&mut args, messages, row)
+                .map_err(|e| Failed::Retry(format!("{OP}: binding a row: {e}")))?;
+        }
+        sqlx::query_with(insert_messages(n), args)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| Failed::Retry(db(OP)(e).to_string()))?;
+        rest = tail;
+    }
+    Ok(())
+}
+
+/// One message row's parameters, in [`insert_messages_sql`]'s order.
+fn bind_row<'q>(
+    args: &mut SqliteArguments<'q>,
+    messages: &'q MessageRows<'_>,
+    row: &MessageRow<'q>,
+) -> Result<(), sqlx::error::BoxDynError> {
+    args.add(row.pos)?;
+    args.add(messages.id(row.id))?;
+    args.add(messages.id(row.id + ID_LEN))?;
+    args.add(row.recipient)?;
+    args.add(row.group)?;
+    args.add(row.text)?;
+    args.add(row.payload)?;
+    args.add(row.sent_at)?;
+    args.add(row.key)?;
+    Ok(())
+}
+
 /// The stored heads of `users` (none for a user without one).
 async fn stored_heads(
     tx: &mut Transaction<'static, Sqlite>,
@@ -367,7 +448,7 @@ async fn group_members(
 async fn pending_bases(
     tx: &mut Transaction<'static, Sqlite>,
     inbox: &GroupInbox,
-    plan: &Plan,
+    plan: &Plan<'_>,
 ) -> Result<HashMap<UserId, u64>, Failed> {
     let mut bases = HashMap::with_capacity(plan.pending.len());
     let mut stored = Vec::new();
@@ -469,11 +550,10 @@ async fn originals(
 /// `json_each` print it back to text and every `->>` parse it again, the
 /// larger part of the writer's JSON time, and hex for the sealed fields.
 ///
+/// Message rows are not records: their fields are bound one by one (see
+/// [`insert_messages_sql`]).
+///
 /// Layouts (field widths in bytes):
-/// - message: id (36), sender (36), `u` and the recipient or `g` and the
-///   group (1 + 36), sent_at (20), position (20, the rowid), the lengths of
-///   the idempotency key, the text and the payload (10 each; -1 for NULL),
-///   then those three as they are;
 /// - head: user (36), the number of entries the batch gives the user (20);
 /// - entry: user (36), message id (36), distance below the new head (20),
 ///   at (20) (a `message` entry stores no actor: see
@@ -492,8 +572,6 @@ struct Records {
 
 /// Characters of a hyphenated UUID.
 const ID_LEN: usize = 36;
-/// Bytes of a message record before its key, text and payload.
-const MESSAGE_FIXED: usize = 2 * ID_LEN + 1 + ID_LEN + 2 * 20 + 3 * 10;
 /// Bytes of an entry record.
 const ENTRY_LEN: usize = 2 * ID_LEN + 2 * 20;
 
@@ -555,6 +633,65 @@ impl Records {
     }
 }
 
+/// The batch's message rows as [`write_messages`] binds them.
+#[derive(Default)]
+struct MessageRows<'a> {
+    /// Each row's message id and sender id, in stored form, back to back.
+    ids: String,
+    rows: Vec<MessageRow<'a>>,
+}
+
+/// One message row; its ids are in [`MessageRows::ids`] from `id` on.
+struct MessageRow<'a> {
+    pos: i64,
+    id: usize,
+    recipient: Option<&'a str>,
+    group: Option<&'a str>,
+    text: Option<&'a [u8]>,
+    payload: Option<&'a [u8]>,
+    sent_at: i64,
+    key: Option<&'a str>,
+}
+
+impl<'a> MessageRows<'a> {
+    fn with_capacity(rows: usize) -> Self {
+        MessageRows {
+            ids: String::with_capacity(rows * 2 * ID_LEN),
+            rows: Vec::with_capacity(rows),
+        }
+    }
+
+    fn push(&mut self, append: &'a SealedAppend, pos: i64) -> Result<(), Failed> {
+        let (recipient, group) = match (&append.recipient, &append.group) {
+            (Some(user), None) => (Some(user.as_str()), None),
+            (None, Some(group)) => (None, Some(group.as_str())),
+            _ => return Err(retry_record("a message has no single conversation")),
+        };
+        let id = self.ids.len();
+        let mut text = [0u8; ID_LEN];
+        self.ids
+            .push_str(append.id.0.hyphenated().encode_lower(&mut text));
+        self.ids
+            .push_str(append.sender.0.hyphenated().encode_lower(&mut text));
+        self.rows.push(MessageRow {
+            pos,
+            id,
+            recipient,
+            group,
+            text: append.text.as_deref(),
+            payload: append.payload.as_deref(),
+            sent_at: append.sent_at.millis(),
+            key: append.idempotency_key.as_deref(),
+        });
+        Ok(())
+    }
+
+    /// The id stored from `at` in [`MessageRows::ids`].
+    fn id(&self, at: usize) -> &str {
+        &self.ids[at..at + ID_LEN]
+    }
+}
+
 /// Where an entry's seq comes from.
 enum SeqSource {
     /// A row: this far below the user's new stored head.
@@ -564,8 +701,8 @@ enum SeqSource {
 }
 
 /// What the write statement binds, and how to read the seqs back.
-struct Plan {
-    messages: Records,
+struct Plan<'a> {
+    messages: MessageRows<'a>,
     heads: Records,
     entries: Records,
     /// The batch's 1:1 directions, each once.
@@ -594,16 +731,16 @@ struct Plan {
     last_pos: i64,
 }
 
-impl Plan {
+impl<'a> Plan<'a> {
     /// `written`: users whose pending entries are already written in this
     /// transaction; like every recipient of a 1:1 message, they get rows.
     fn new(
-        batch: &[&SealedAppend],
+        batch: &[&'a SealedAppend],
         duplicates: &HashMap<usize, Appended>,
         members: &HashMap<String, Vec<UserId>>,
         written: &HashSet<UserId>,
         last_pos: i64,
-    ) -> Result<Plan, Failed> {
+    ) -> Result<Plan<'a>, Failed> {
         let mut row_users: HashSet<UserId> = written.clone();
         let mut pairs = Vec::new();
         // Per append: the 1:1 pair its entries are derived from, if pending.
@@ -643,7 +780,7 @@ impl Plan {
         // kind, whether it is a row, and its append.
         let mut ranked = Vec::new();
         let mut entry_counts = Vec::with_capacity(batch.len());
-        let mut messages = Records::with_capacity(batch.len(), batch.len() * 512);
+        let mut messages = MessageRows::with_capacity(batch.len());
         let mut directions = Records::default();
         let mut seen_directions: HashSet<(UserId, &str)> = HashSet::new();
         let mut pos = last_pos;
@@ -653,7 +790,7 @@ impl Plan {
                 continue;
             }
             pos += 1;
-            message_record(&mut messages, append, pos)?;
+            messages.push(append, pos)?;
             if let Some(peer) = &append.recipient {
                 if seen_directions.insert((append.sender, peer.as_str())) {
                     directions.begin();
@@ -775,32 +912,6 @@ fn direct_pending(append: &SealedAppend) -> Result<Option<(UserId, UserId)>, Fai
     Ok(exact.then_some((sender, peer)))
 }
 
-fn message_record(records: &mut Records, append: &SealedAppend, pos: i64) -> Result<(), Failed> {
-    records.begin();
-    let start = records.bytes.len();
-    records.id(append.id.0);
-    records.id(append.sender.0);
-    let (kind, conversation) = match (&append.recipient, &append.group) {
-        (Some(user), None) => (b'u', user),
-        (None, Some(group)) => (b'g', group),
-        _ => return Err(retry_record("a message has no single conversation")),
-    };
-    records.bytes.push(kind);
-    records.id_text(conversation)?;
-    records.int(append.sent_at.millis(), 20)?;
-    records.int(pos, 20)?;
-    let key = append.idempotency_key.as_deref().map(str::as_bytes);
-    let fields = [key, append.text.as_deref(), append.payload.as_deref()];
-    for field in fields {
-        records.int(length(field.map(<[u8]>::len))?, 10)?;
-    }
-    debug_assert_eq!(records.bytes.len() - start, MESSAGE_FIXED);
-    for field in fields.into_iter().flatten() {
-        records.bytes.extend_from_slice(field);
-    }
-    Ok(())
-}
-
 /// A field's length as a record holds it: -1 for NULL.
 fn length(n: Option<usize>) -> Result<i64, Failed> {
     match n {
@@ -913,6 +1024,96 @@ mod tests {
             Appended::New { seqs, .. } => seqs.iter().map(|(u, s)| (*u, s.0)).collect(),
             Appended::Duplicate { .. } => panic!("not a new message: {outcome:?}"),
         }
+    }
+
+    /// A batch larger than one insert statement takes (here 128 + 128 +
+    /// 32 + 8 + 2 + 1 rows): every row is stored with its own fields, in
+    /// batch order, each 1:1 row with its direction's number and a group
+    /// row with none.
+    #[tokio::test]
+    async fn a_large_batch_stores_every_field_of_every_row() {
+        let (_dir, store) = open().await;
+        let (a, b) = (user(&store, "alice").await, user(&store, "bob").await);
+        let gid = oriole_core::domain::GroupId::generate();
+        store
+            .create_group(
+                oriole_core::store::GroupRecord {
+                    id: gid,
+                    name: oriole_core::domain::GroupName::parse("g").expect("name"),
+                    history_visible: false,
+                    created_at: Timestamp(1),
+                },
+                &[
+                    (a, oriole_proto::GroupRole::Owner),
+                    (b, oriole_proto::GroupRole::Member),
+                ],
+            )
+            .await
+            .expect("group");
+        let total = 299;
+        let batch: Vec<SealedAppend> = (0..total)
+            .map(|i| {
+                let mut append = match i % 3 {
+                    0 => direct(a, b, &[a, b]),
+                    1 => direct(b, a, &[b, a]),
+                    _ => {
+                        let mut group = direct(b, a, &[b]);
+                        group.recipient = None;
+                        group.group = Some(gid.to_string());
+                        group
+                    }
+                };
+                append.text = (i % 5 != 0).then(|| format!("text {i}").into_bytes());
+                append.payload = (i % 4 == 0).then(|| vec![0, 1, 2, i as u8]);
+                append.sent_at = Timestamp(1_700_000_000_000 + i as i64);
+                append.idempotency_key = (i % 2 == 0).then(|| format!("key-{i}"));
+                append
+            })
+            .collect();
+        let refs: Vec<&SealedAppend> = batch.iter().collect();
+        let out = commit_now(&store, &refs).await.ok().expect("batch");
+        assert_eq!(out.len(), total);
+        let rows = sqlx::query(
+            "SELECT m.rowid AS pos, m.id, m.sender_id, m.recipient_user_id, m.group_id, \
+                    m.text, m.payload, m.sent_at, m.idempotency_key, \
+                    dp.sender_id AS pair_sender, dp.recipient_id AS pair_recipient \
+             FROM messages AS m LEFT JOIN direct_pairs AS dp ON dp.pair = m.pair \
+             ORDER BY m.rowid",
+        )
+        .fetch_all(&store.reader)
+        .await
+        .expect("rows");
+        assert_eq!(rows.len(), total);
+        let mut last = i64::MIN;
+        for (row, append) in rows.iter().zip(&batch) {
+            let pos: i64 = row.get("pos");
+            assert!(pos > last, "rows keep batch order");
+            last = pos;
+            assert_eq!(row.get::<String, _>("id"), append.id.to_string());
+            assert_eq!(row.get::<String, _>("sender_id"), append.sender.to_string());
+            assert_eq!(
+                row.get::<Option<String>, _>("recipient_user_id"),
+                append.recipient
+            );
+            assert_eq!(row.get::<Option<String>, _>("group_id"), append.group);
+            assert_eq!(row.get::<Option<Vec<u8>>, _>("text"), append.text);
+            assert_eq!(row.get::<Option<Vec<u8>>, _>("payload"), append.payload);
+            assert_eq!(row.get::<i64, _>("sent_at"), append.sent_at.millis());
+            assert_eq!(
+                row.get::<Option<String>, _>("idempotency_key"),
+                append.idempotency_key
+            );
+            // The direction the row's number names is the row's own.
+            let pair = (
+                row.get::<Option<String>, _>("pair_sender"),
+                row.get::<Option<String>, _>("pair_recipient"),
+            );
+            match &append.recipient {
+                Some(to) => assert_eq!(pair, (Some(append.sender.to_string()), Some(to.clone()))),
+                None => assert_eq!(pair, (None, None)),
+            }
+        }
+        store.close().await;
     }
 
     /// Several messages to the same users in one batch: each user's seqs
