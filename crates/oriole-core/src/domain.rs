@@ -112,6 +112,12 @@ impl Username {
     }
 }
 
+impl From<Username> for String {
+    fn from(name: Username) -> String {
+        name.0
+    }
+}
+
 impl fmt::Display for Username {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

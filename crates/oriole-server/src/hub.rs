@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use oriole_core::domain::{DeviceId, InboxSeq, UserId};
 use oriole_core::Fanout;
-use oriole_proto::{InboxEvent, PolicyNotice, ServerFrame, UserNotice};
+use oriole_proto::{InboxEvent, PolicyNotice, UserNotice};
 use tokio::sync::futures::Notified;
 use tokio::sync::{broadcast, Notify};
 
@@ -32,21 +32,28 @@ pub struct Live {
 pub struct SharedEvent {
     /// With seq 0: each connection's [`Live::seq`] is its own.
     event: InboxEvent,
-    /// The `event` frame's JSON after its seq, encoded at first use.
-    tail: OnceLock<Result<Box<str>, String>>,
+    /// The event as JSON with seq 0, encoded at first use: each `event`
+    /// frame is its tail after the seq, spliced after the frame's head.
+    encoded: OnceLock<Result<String, String>>,
 }
 
 /// The start of every `event` frame, up to its seq. `ServerFrame::Event`
 /// flattens the event after the tag, and `seq` is the event's first field
 /// (a test checks the splice against serde's own encoding).
 const EVENT_FRAME_HEAD: &str = r#"{"type":"event","seq":"#;
+/// The start of an event encoded on its own, with seq 0: what follows is
+/// the frame's tail.
+const EVENT_HEAD: &str = r#"{"seq":0"#;
+/// Bytes of an encoded event besides its text, with room to spare: ids,
+/// names, times and field names.
+const EVENT_ENCODED: usize = 384;
 
 impl SharedEvent {
     pub fn new(mut event: InboxEvent) -> Arc<SharedEvent> {
         event.seq = 0;
         Arc::new(SharedEvent {
             event,
-            tail: OnceLock::new(),
+            encoded: OnceLock::new(),
         })
     }
 
@@ -60,20 +67,25 @@ impl SharedEvent {
 
     /// The whole `event` frame at `seq`, as JSON text.
     pub fn frame(&self, seq: u64) -> Result<String, String> {
-        let tail = self
-            .tail
+        let encoded = self
+            .encoded
             .get_or_init(|| {
-                let full = serde_json::to_string(&ServerFrame::Event {
-                    event: self.event.clone(),
-                })
-                .map_err(|e| e.to_string())?;
-                full.strip_prefix(EVENT_FRAME_HEAD)
-                    .and_then(|rest| rest.strip_prefix('0'))
-                    .map(Box::from)
-                    .ok_or_else(|| format!("unexpected event frame layout: {full}"))
+                // The event on its own, not wrapped in a frame: the frame
+                // would own a copy (every string cloned), and its encoding
+                // differs only by the tag before `seq`. Sized for the
+                // fields around the text, so the buffer does not grow.
+                let text = self.event.text.as_ref().map_or(0, String::len);
+                let mut full = Vec::with_capacity(EVENT_ENCODED + text + text / 8);
+                serde_json::to_writer(&mut full, &self.event).map_err(|e| e.to_string())?;
+                let full = String::from_utf8(full).map_err(|e| e.to_string())?;
+                if !full.starts_with(EVENT_HEAD) {
+                    return Err(format!("unexpected event layout: {full}"));
+                }
+                Ok(full)
             })
             .as_ref()
             .map_err(Clone::clone)?;
+        let tail = &encoded[EVENT_HEAD.len()..];
         let mut digits = itoa::Buffer::new();
         let digits = digits.format(seq);
         let mut frame = String::with_capacity(EVENT_FRAME_HEAD.len() + digits.len() + tail.len());
@@ -413,7 +425,7 @@ impl Drop for Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oriole_proto::EventKind;
+    use oriole_proto::{EventKind, ServerFrame};
 
     fn event(seq: u64) -> InboxEvent {
         InboxEvent {

@@ -40,7 +40,8 @@ impl<S: Store> Oriole<S> {
                 if user.bot {
                     bot = self.bot_gate(caller, user.id).await?;
                 }
-                let mut recipients = vec![caller.user_id];
+                let mut recipients = Vec::with_capacity(2);
+                recipients.push(caller.user_id);
                 // A bot backed by a third party receives only through the
                 // sharing gateway, never in an inbox.
                 if user.id != caller.user_id && bot.is_none() {
@@ -112,15 +113,16 @@ impl<S: Store> Oriole<S> {
                     .iter()
                     .find(|(user, _)| *user == caller.user_id)
                     .map_or(InboxSeq(0), |(_, seq)| *seq);
+                let message_id = message_id.to_string();
                 // One event for every inbox: the fan-out shares it.
                 self.fanout.deliver_each(
                     &seqs,
                     InboxEvent {
                         seq: 0,
                         kind: EventKind::Message,
-                        id: message_id.to_string(),
-                        from: Some(caller.username.to_string()),
-                        to: to_name.as_ref().map(ToString::to_string),
+                        id: message_id.clone(),
+                        from: Some(caller.username.as_str().to_owned()),
+                        to: to_name.map(String::from),
                         group: match conversation {
                             Conversation::Group(g) => Some(g.to_string()),
                             Conversation::Direct(_) => None,
@@ -134,7 +136,7 @@ impl<S: Store> Oriole<S> {
                     },
                 );
                 Ok(SendAck {
-                    message_id: message_id.to_string(),
+                    message_id,
                     seq: sender_seq.0,
                     sent_at: sent_at.0,
                     duplicate: false,

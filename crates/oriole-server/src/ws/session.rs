@@ -27,6 +27,7 @@
 //! order. Any other frame first waits for the sends before it.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -92,7 +93,7 @@ pub fn start<S: Store>(
     let session = Session {
         state,
         socket,
-        caller,
+        caller: Arc::new(caller),
         subscription,
         delivered: 0,
         catching_up: false,
@@ -111,7 +112,9 @@ pub fn start<S: Store>(
 struct Session<S: Store> {
     state: SharedState<S>,
     socket: WebSocket,
-    caller: Caller,
+    /// Shared with each pipelined send, which a copy (the username's
+    /// string) would cost an allocation.
+    caller: Arc<Caller>,
     subscription: Subscription,
     /// The last inbox seq sent on this connection.
     delivered: u64,
@@ -281,7 +284,7 @@ impl<S: Store> Session<S> {
             Message::Text(text) => match frames::parse(text.as_str()) {
                 Ok(ClientFrame::Send { reference, message }) => {
                     let state = self.state.clone();
-                    let caller = self.caller.clone();
+                    let caller = Arc::clone(&self.caller);
                     self.pipeline.push_send(async move {
                         answer_send(&state, &caller, reference, message).await
                     });
@@ -539,8 +542,11 @@ impl<S: Store> Session<S> {
         if self.acked.is_empty() {
             return false;
         }
-        // Forget what the stream has passed.
-        self.acked = self.acked.split_off(&seq);
+        // Forget what the stream has passed. Popped in place: `split_off`
+        // built a new tree, an allocation for every message sent.
+        while self.acked.first().is_some_and(|&first| first < seq) {
+            self.acked.pop_first();
+        }
         if self.acked.remove(&seq) {
             self.delivered = seq;
             return true;
@@ -669,12 +675,19 @@ fn error_frame(reference: Option<String>, e: ServiceError) -> ServerFrame {
 /// A rare step of a session, on the heap: see [`Session::run`].
 type Step<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
+/// Room for the usual frame, an `ack` (about 120 bytes), so that its
+/// buffer is allocated once rather than grown four times from empty.
+const FRAME_ENCODED: usize = 192;
+
 /// A server frame as a text message.
 fn encode(frame: &ServerFrame) -> Result<Message, End> {
-    let text = serde_json::to_string(frame).map_err(|e| {
+    let failed = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "could not encode a server frame");
         End::Close(INTERNAL_ERROR, "internal error")
-    })?;
+    };
+    let mut text = Vec::with_capacity(FRAME_ENCODED);
+    serde_json::to_writer(&mut text, frame).map_err(|e| failed(&e))?;
+    let text = String::from_utf8(text).map_err(|e| failed(&e))?;
     Ok(Message::Text(text.into()))
 }
 
