@@ -112,8 +112,8 @@ pub fn start<S: Store>(
 struct Session<S: Store> {
     state: SharedState<S>,
     socket: WebSocket,
-    /// Shared with each pipelined send, which a copy (the username's
-    /// string) would cost an allocation.
+    /// Shared with each pipelined send: a copy for each would cost an
+    /// allocation (the username's string).
     caller: Arc<Caller>,
     subscription: Subscription,
     /// The last inbox seq sent on this connection.

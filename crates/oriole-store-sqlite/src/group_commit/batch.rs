@@ -1,6 +1,6 @@
 //! A whole batch of appends in one transaction and a few statements: at
 //! most one lookup of earlier sends with the same idempotency keys, the
-//! message rows a statement per 256 (each field a parameter of its own,
+//! message rows a statement per 128 (each field a parameter of its own,
 //! see [`insert_messages_sql`]), then one call carrying every inbox head
 //! bump and every inbox entry, each kind bound as one BLOB of
 //! fixed-layout records (see [`Records`]). Inbox seqs are
@@ -63,11 +63,11 @@ const DIRECTIONS: &str = "\
 /// fields out of one BLOB with `substr`, `CAST` and `json_each`, as this
 /// did before, was about a fifth of the commit thread's time in W1. The
 /// parameters are nameless: SQLite finds a parameter's name by walking the
-/// list of named ones, and sqlx asks for every parameter's name, so
-/// `?NNN` numbers made binding a statement of n parameters take n² steps
-/// (over half the server's CPU time in a W1 step, with 256 rows). A 1:1 row takes its
-/// direction's number by lookup; a group row, whose recipient is NULL,
-/// finds none.
+/// list of named ones, and sqlx asks for every parameter's name, so `?NNN`
+/// numbers made binding a statement of n parameters take n² steps (over
+/// half the server's CPU time in a W1 step, with 256 rows). A 1:1 row
+/// takes its direction's number by lookup; a group row, whose recipient is
+/// NULL, finds none.
 fn insert_messages_sql(rows: usize) -> String {
     let mut sql = String::from(
         "INSERT INTO messages \
