@@ -74,6 +74,6 @@ wait "$load_pid" || true
 
 join <(sort "$out/threads.before") <(sort "$out/threads.after") |
     awk '{printf "%-18s ticks %5d  vol %8d  invol %7d\n", $2, $7 - $3, $8 - $4, $9 - $5}' |
-    sort -k3 -nr | head -8 | tee "$out/threads.txt"
+    sort -k3 -nr | awk '$3 > 0 || $5 > 0 || $7 > 0' | tee "$out/threads.txt"
 grep -E "rate|p99|lost|held" "$out/bench.log" | tail -5 || true
 echo "results in $out"
