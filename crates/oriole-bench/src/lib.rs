@@ -23,6 +23,7 @@ pub mod record;
 pub mod report;
 pub mod schedule;
 pub mod seal;
+pub mod store_append;
 pub mod workload;
 
 pub use adapter::{Account, Inbox, Protocol, Session, Target};

@@ -65,6 +65,24 @@ enum Command {
         #[arg(long, default_value_t = 1024)]
         sender_index_lag: usize,
     },
+    /// CPU per message of the store's append path alone (group commit,
+    /// sealing, `synchronous = FULL`), with 1:1 messages shaped like W1's.
+    /// Run it with `taskset -c 0`: the runtime is one thread, as the
+    /// server's is under the harness.
+    StoreAppend {
+        /// Sender and recipient pairs (W1 uses 50).
+        #[arg(long, default_value_t = 50)]
+        pairs: usize,
+        /// Appends each sender has waiting at once.
+        #[arg(long, default_value_t = 6)]
+        in_flight: usize,
+        /// Messages measured (after a warm-up of a fifth as many).
+        #[arg(long, default_value_t = 200_000)]
+        messages: usize,
+        /// Bytes of each message's text.
+        #[arg(long, default_value_t = 100)]
+        text_bytes: usize,
+    },
     /// Nanoseconds to seal and to open one personal field of each size, as
     /// this binary was built.
     Seal {
@@ -272,9 +290,11 @@ fn main() -> anyhow::Result<()> {
     }
     let runtime = match &cli.command {
         // The relay is the single-threaded server under test.
-        Command::RelayServer { .. } => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?,
+        Command::RelayServer { .. } | Command::StoreAppend { .. } => {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+        }
         _ => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(if pinned { 1 } else { 2 })
             .enable_all()
@@ -318,6 +338,23 @@ fn main() -> anyhow::Result<()> {
                 };
                 let pages = oriole_bench::pages::measure(dir.path(), &shape).await?;
                 println!("{}", serde_json::to_string_pretty(&pages)?);
+                Ok(())
+            }
+            Command::StoreAppend {
+                pairs,
+                in_flight,
+                messages,
+                text_bytes,
+            } => {
+                let dir = tempfile::tempdir()?;
+                let shape = oriole_bench::store_append::Shape {
+                    pairs,
+                    in_flight,
+                    messages,
+                    text_bytes,
+                };
+                let cost = oriole_bench::store_append::measure(dir.path(), &shape).await?;
+                println!("{}", serde_json::to_string_pretty(&cost)?);
                 Ok(())
             }
             Command::Seal { sizes, seconds } => {
