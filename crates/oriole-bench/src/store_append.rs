@@ -22,7 +22,7 @@ use std::time::Instant;
 use anyhow::Context;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use oriole_core::domain::{IdempotencyKey, MessageBody, MessageId, Timestamp, UserId, Username};
-use oriole_core::store::{Conversation, NewMessage, NewUser, Store};
+use oriole_core::store::{Appended, Conversation, NewMessage, NewUser, Store};
 use oriole_core::{FieldVault, KeyVault, KeyVaultConfig};
 use oriole_crypto::keys::Kek;
 use oriole_crypto::PasswordHashString;
@@ -163,10 +163,12 @@ async fn append_all(
                 };
                 let store = Arc::clone(&store);
                 waiting.push(async move {
-                    store
-                        .append_message(msg, &[sender, recipient])
-                        .await
-                        .map(|_| ())
+                    match store.append_message(msg, &[sender, recipient]).await? {
+                        Appended::New { .. } => Ok(()),
+                        Appended::Duplicate { .. } => {
+                            Err(anyhow::anyhow!("a new message was taken for a duplicate"))
+                        }
+                    }
                 });
             }
             while let Some(done) = waiting.next().await {
@@ -219,4 +221,35 @@ fn now() -> Timestamp {
 /// The unit of `/proc/*/stat` times: `USER_HZ`, fixed at 100 on Linux.
 fn ticks_per_second() -> u64 {
     100
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn appends_every_message_and_counts_both_threads() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shape = Shape {
+            pairs: 3,
+            in_flight: 4,
+            messages: 300,
+            text_bytes: 20,
+        };
+        let cost = measure(dir.path(), &shape).await.expect("measure");
+        assert_eq!(cost.messages, 300);
+        assert!(cost.messages_per_second > 0.0);
+        // Warm-up and measured messages, each stored once.
+        let db = dir.path().join("oriole.db");
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .expect("open");
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count");
+        assert_eq!(stored, 300 + 300 / 5);
+    }
 }
