@@ -1508,7 +1508,7 @@ mod tests {
                 "USING INDEX messages_by_key (idempotency_key=? AND sender_id=?)",
             ),
             (
-                crate::group_commit::batch::DIRECTION_NUMBERS,
+                crate::group_commit::batch::insert_messages(2),
                 "USING COVERING INDEX sqlite_autoindex_direct_pairs_1 (sender_id=? AND recipient_id=?)",
             ),
             (

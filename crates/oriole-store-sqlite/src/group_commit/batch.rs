@@ -43,56 +43,40 @@ pub(crate) const ORIGINALS: &str = "\
      AND m.idempotency_key = \
          CAST(substr(?1, j.value + 46, CAST(substr(?1, j.value + 36, 10) AS INTEGER)) AS TEXT)";
 
-/// The second statement of [`DIRECTIONS`], on its own for the plan test.
-macro_rules! direction_numbers {
-    () => {
-        "SELECT group_concat(j.key || ':' || dp.pair) AS pairs \
-         FROM json_each(?2) AS j \
-         JOIN direct_pairs AS dp \
-           ON dp.sender_id = CAST(substr(?1, j.value, 36) AS TEXT) \
-          AND dp.recipient_id = CAST(substr(?1, j.value + 36, 36) AS TEXT)"
-    };
-}
-
 /// The batch's 1:1 directions (?1, ?2: direction records and their
 /// starts), each with its number: made at a direction's first message,
-/// then read back, one row of `index:number` items, where index is the
-/// direction's place in the records. Each 1:1 message row is bound with
-/// its direction's number ([`insert_messages_sql`]): looked up once per
-/// direction, not once per message. Two statements of one query (one round
-/// trip to SQLite's thread); both use only `?1` and `?2`, so sqlx's
-/// running count of nameless slots (see [`WRITE`]) does not come into it.
-/// One row, not one per direction: sqlx hands each row from SQLite's
-/// thread to the runtime's separately.
-const DIRECTIONS: &str = concat!(
-    "INSERT INTO direct_pairs (sender_id, recipient_id) \
-     SELECT CAST(substr(?1, value, 36) AS TEXT), CAST(substr(?1, value + 36, 36) AS TEXT) \
-     FROM json_each(?2) WHERE true \
-     ON CONFLICT (sender_id, recipient_id) DO NOTHING; ",
-    direction_numbers!()
-);
-
-#[cfg(test)]
-pub(crate) const DIRECTION_NUMBERS: &str = direction_numbers!();
+/// looked up once per direction, not per message. Each 1:1 message's row
+/// carries it ([`WRITE`]). A statement of its own: sqlx binds a
+/// statement's nameless parameters (those below its highest `?NNN` it does
+/// not use) from a running count across the statements of one query, and
+/// stops binding at the first past the last argument, so a statement
+/// using only high numbers ahead of the others left [`WRITE`]'s last
+/// statement unbound (its entry rows unwritten).
+const DIRECTIONS: &str = "\
+    INSERT INTO direct_pairs (sender_id, recipient_id) \
+    SELECT CAST(substr(?1, value, 36) AS TEXT), CAST(substr(?1, value + 36, 36) AS TEXT) \
+    FROM json_each(?2) WHERE true \
+    ON CONFLICT (sender_id, recipient_id) DO NOTHING";
 
 /// The batch's message rows, at most [`MESSAGE_ROWS`] per statement,
-/// each field bound as a parameter of its own, ten per row. Cutting the
+/// each field bound as a parameter of its own, nine per row. Cutting the
 /// fields out of one BLOB with `substr`, `CAST` and `json_each`, as this
 /// did before, was about a fifth of the commit thread's time in W1. The
 /// parameters are nameless: SQLite finds a parameter's name by walking the
 /// list of named ones, and sqlx asks for every parameter's name, so `?NNN`
 /// numbers made binding a statement of n parameters take n² steps (over
 /// half the server's CPU time in a W1 step, with 256 rows). A 1:1 row
-/// is bound with its direction's number ([`DIRECTIONS`]); a group row has
-/// none. Looking the number up per row in this statement, by sender and
-/// recipient, cost an index search on two 36-character keys per message.
+/// takes its direction's number by lookup; a group row, whose recipient is
+/// NULL, finds none.
 fn insert_messages_sql(rows: usize) -> String {
     let mut sql = String::from(
         "INSERT INTO messages \
            (rowid, id, sender_id, recipient_user_id, group_id, text, payload, sent_at, \
             idempotency_key, pair) \
          SELECT column1, column2, column3, column4, column5, column6, column7, column8, \
-                column9, column10 \
+                column9, \
+                (SELECT dp.pair FROM direct_pairs AS dp \
+                 WHERE dp.sender_id = column3 AND dp.recipient_id = column4) \
          FROM (VALUES ",
     );
     let row = format!("({})", ["?"; MESSAGE_PARAMS].join(", "));
@@ -114,7 +98,7 @@ fn insert_messages_sql(rows: usize) -> String {
 /// large: 1.5% of the runtime thread's time.
 const MESSAGE_ROWS: usize = 128;
 /// Parameters bound per message row.
-const MESSAGE_PARAMS: usize = 10;
+const MESSAGE_PARAMS: usize = 9;
 
 /// The insert of `rows` message rows, `rows` a power of two up to
 /// [`MESSAGE_ROWS`]: made once each.
@@ -129,14 +113,10 @@ pub(crate) fn insert_messages(rows: usize) -> &'static str {
 }
 
 /// ?1, ?2: head records and their starts; ?3, ?4: entry records (see
-/// [`Records`] for the layouts). sqlx binds a statement's nameless
-/// parameters (those below its highest `?NNN` it does not use) from a
-/// running count across the statements of one query, and stops binding at
-/// the first past the last argument: a statement using only high numbers
-/// ahead of the others once left this query's last statement unbound (its
-/// entry rows unwritten). Here the count reaches 2 at the end of the first
-/// statement and 4 at the end of the second, within the four arguments: a
-/// statement added here must keep it so. The new heads are read after it with [`HEADS`],
+/// [`Records`] for the layouts). sqlx's running count of nameless slots
+/// (see [`DIRECTIONS`]) reaches 2 at the end of the first statement and 4
+/// at the end of the second, within the four arguments: a statement added
+/// here must keep it so. The new heads are read after it with [`HEADS`],
 /// in one row: `RETURNING` gave one row per user, and sqlx hands each row
 /// from SQLite's thread to the runtime's separately, a pair of thread
 /// switches each on a busy core.
@@ -209,8 +189,15 @@ pub(super) async fn commit(
         .await
         .map_err(retry_store)?;
     let bases = pending_bases(&mut tx, inbox, &plan).await?;
-    let pairs = direction_numbers(&mut tx, &plan.directions).await?;
-    write_messages(&mut tx, &plan.messages, &pairs).await?;
+    if !plan.directions.starts.is_empty() {
+        sqlx::query(DIRECTIONS)
+            .bind(&plan.directions.bytes)
+            .bind(plan.directions.starts()?)
+            .execute(&mut *tx)
+            .await
+            .map_err(retry)?;
+    }
+    write_messages(&mut tx, &plan.messages).await?;
     if !plan.entries.starts.is_empty() {
         sqlx::query(WRITE)
             .bind(&plan.heads.bytes)
@@ -329,44 +316,11 @@ async fn store_pairs(
     Ok(())
 }
 
-/// The number of each of the batch's 1:1 directions, made where new, in
-/// the order of `directions`.
-async fn direction_numbers(
-    tx: &mut Transaction<'static, Sqlite>,
-    directions: &Records,
-) -> Result<Vec<i64>, Failed> {
-    if directions.starts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let listed: Option<String> = sqlx::query_scalar(DIRECTIONS)
-        .bind(&directions.bytes)
-        .bind(directions.starts()?)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(|e| Failed::Retry(db(OP)(e).to_string()))?;
-    let mut numbers = vec![None; directions.starts.len()];
-    for item in listed.as_deref().unwrap_or("").split(',') {
-        let parsed = item
-            .split_once(':')
-            .and_then(|(at, pair)| Some((at.parse::<usize>().ok()?, pair.parse::<i64>().ok()?)));
-        match parsed {
-            Some((at, pair)) if at < numbers.len() => numbers[at] = Some(pair),
-            _ => return Err(retry_record("a direction's number did not read back")),
-        }
-    }
-    numbers
-        .into_iter()
-        .map(|n| n.ok_or_else(|| retry_record("a direction has no number")))
-        .collect()
-}
-
 /// Insert the batch's message rows: statements of [`MESSAGE_ROWS`] rows,
-/// then of the largest power of two that fits what is left. `pairs`: the
-/// number of each direction ([`direction_numbers`]).
+/// then of the largest power of two that fits what is left.
 async fn write_messages(
     tx: &mut Transaction<'static, Sqlite>,
     messages: &MessageRows<'_>,
-    pairs: &[i64],
 ) -> Result<(), Failed> {
     let mut rest = messages.rows.as_slice();
     while !rest.is_empty() {
@@ -378,7 +332,7 @@ async fn write_messages(
         let mut args = SqliteArguments::default();
         args.reserve(n * MESSAGE_PARAMS, 0);
         for row in chunk {
-            bind_row(&mut args, messages, row, pairs)
+            bind_row(&mut args, messages, row)
                 .map_err(|e| Failed::Retry(format!("{OP}: binding a row: {e}")))?;
         }
         sqlx::query_with(insert_messages(n), args)
@@ -395,12 +349,7 @@ fn bind_row<'q>(
     args: &mut SqliteArguments<'q>,
     messages: &'q MessageRows<'_>,
     row: &MessageRow<'q>,
-    pairs: &[i64],
 ) -> Result<(), sqlx::error::BoxDynError> {
-    let pair = match row.direction {
-        Some(at) => Some(*pairs.get(at).ok_or("a row's direction has no number")?),
-        None => None,
-    };
     args.add(row.pos)?;
     args.add(messages.id(row.id))?;
     args.add(messages.id(row.id + ID_LEN))?;
@@ -410,7 +359,6 @@ fn bind_row<'q>(
     args.add(row.payload)?;
     args.add(row.sent_at)?;
     args.add(row.key)?;
-    args.add(pair)?;
     Ok(())
 }
 
@@ -703,8 +651,6 @@ struct MessageRow<'a> {
     payload: Option<&'a [u8]>,
     sent_at: i64,
     key: Option<&'a str>,
-    /// A 1:1 row's direction, by its place in the batch's directions.
-    direction: Option<usize>,
 }
 
 impl<'a> MessageRows<'a> {
@@ -736,16 +682,8 @@ impl<'a> MessageRows<'a> {
             payload: append.payload.as_deref(),
             sent_at: append.sent_at.millis(),
             key: append.idempotency_key.as_deref(),
-            direction: None,
         });
         Ok(())
-    }
-
-    /// The last row pushed is 1:1, in the batch's `at`-th direction.
-    fn set_direction(&mut self, at: usize) {
-        if let Some(row) = self.rows.last_mut() {
-            row.direction = Some(at);
-        }
     }
 
     /// The id stored from `at` in [`MessageRows::ids`].
@@ -844,8 +782,7 @@ impl<'a> Plan<'a> {
         let mut entry_counts = Vec::with_capacity(batch.len());
         let mut messages = MessageRows::with_capacity(batch.len());
         let mut directions = Records::default();
-        // Each direction's place in `directions`.
-        let mut seen_directions: HashMap<(UserId, &str), usize> = HashMap::new();
+        let mut seen_directions: HashSet<(UserId, &str)> = HashSet::new();
         let mut pos = last_pos;
         for (i, append) in batch.iter().enumerate() {
             if duplicates.contains_key(&i) {
@@ -855,16 +792,11 @@ impl<'a> Plan<'a> {
             pos += 1;
             messages.push(append, pos)?;
             if let Some(peer) = &append.recipient {
-                let next = seen_directions.len();
-                let at = *seen_directions
-                    .entry((append.sender, peer.as_str()))
-                    .or_insert(next);
-                if at == next {
+                if seen_directions.insert((append.sender, peer.as_str())) {
                     directions.begin();
                     directions.id(append.sender.0);
                     directions.id_text(peer)?;
                 }
-                messages.set_direction(at);
             }
             let recipients: &[UserId] = match &append.group {
                 Some(group) => members.get(group).map_or(&[], Vec::as_slice),
@@ -1097,16 +1029,11 @@ mod tests {
     /// A batch larger than one insert statement takes (here 128 + 128 +
     /// 32 + 8 + 2 + 1 rows): every row is stored with its own fields, in
     /// batch order, each 1:1 row with its direction's number and a group
-    /// row with none. Four directions, one of them numbered by an earlier
-    /// batch, the others new, first seen in an order that is not their
-    /// numbers'.
+    /// row with none.
     #[tokio::test]
     async fn a_large_batch_stores_every_field_of_every_row() {
         let (_dir, store) = open().await;
         let (a, b) = (user(&store, "alice").await, user(&store, "bob").await);
-        let c = user(&store, "carol").await;
-        let earlier = direct(c, b, &[c, b]);
-        commit_now(&store, &[&earlier]).await.ok().expect("earlier");
         let gid = oriole_core::domain::GroupId::generate();
         store
             .create_group(
@@ -1126,11 +1053,9 @@ mod tests {
         let total = 299;
         let batch: Vec<SealedAppend> = (0..total)
             .map(|i| {
-                let mut append = match i % 6 {
+                let mut append = match i % 3 {
                     0 => direct(a, b, &[a, b]),
                     1 => direct(b, a, &[b, a]),
-                    3 => direct(a, c, &[a, c]),
-                    4 => direct(c, b, &[c, b]),
                     _ => {
                         let mut group = direct(b, a, &[b]);
                         group.recipient = None;
@@ -1153,9 +1078,8 @@ mod tests {
                     m.text, m.payload, m.sent_at, m.idempotency_key, \
                     dp.sender_id AS pair_sender, dp.recipient_id AS pair_recipient \
              FROM messages AS m LEFT JOIN direct_pairs AS dp ON dp.pair = m.pair \
-             WHERE m.id <> ?1 ORDER BY m.rowid",
+             ORDER BY m.rowid",
         )
-        .bind(earlier.id.to_string())
         .fetch_all(&store.reader)
         .await
         .expect("rows");
