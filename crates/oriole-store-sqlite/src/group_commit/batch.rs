@@ -1029,11 +1029,16 @@ mod tests {
     /// A batch larger than one insert statement takes (here 128 + 128 +
     /// 32 + 8 + 2 + 1 rows): every row is stored with its own fields, in
     /// batch order, each 1:1 row with its direction's number and a group
-    /// row with none.
+    /// row with none. Four directions, one of them numbered by an earlier
+    /// batch, the others new, first seen in an order that is not their
+    /// numbers'.
     #[tokio::test]
     async fn a_large_batch_stores_every_field_of_every_row() {
         let (_dir, store) = open().await;
         let (a, b) = (user(&store, "alice").await, user(&store, "bob").await);
+        let c = user(&store, "carol").await;
+        let earlier = direct(c, b, &[c, b]);
+        commit_now(&store, &[&earlier]).await.ok().expect("earlier");
         let gid = oriole_core::domain::GroupId::generate();
         store
             .create_group(
@@ -1053,9 +1058,11 @@ mod tests {
         let total = 299;
         let batch: Vec<SealedAppend> = (0..total)
             .map(|i| {
-                let mut append = match i % 3 {
+                let mut append = match i % 6 {
                     0 => direct(a, b, &[a, b]),
                     1 => direct(b, a, &[b, a]),
+                    3 => direct(a, c, &[a, c]),
+                    4 => direct(c, b, &[c, b]),
                     _ => {
                         let mut group = direct(b, a, &[b]);
                         group.recipient = None;
@@ -1078,8 +1085,9 @@ mod tests {
                     m.text, m.payload, m.sent_at, m.idempotency_key, \
                     dp.sender_id AS pair_sender, dp.recipient_id AS pair_recipient \
              FROM messages AS m LEFT JOIN direct_pairs AS dp ON dp.pair = m.pair \
-             ORDER BY m.rowid",
+             WHERE m.id <> ?1 ORDER BY m.rowid",
         )
+        .bind(earlier.id.to_string())
         .fetch_all(&store.reader)
         .await
         .expect("rows");
