@@ -4,8 +4,7 @@
 //! group commit's task on the runtime thread, and SQLite's thread), but
 //! it also measures the network, the WebSocket and the generator, and on
 //! a shared VM two steps of the same build differ by 5 to 10% in CPU per
-//! message. A change to the commit path of 1 or 2% cannot be told from
-//! that. This drives [`Store::append_message`] of the real store (its
+//! message. This drives [`Store::append_message`] of the real store (its
 //! migrations, group commit, `synchronous = FULL`, fields sealed by a
 //! [`KeyVault`] over a real key store, as the server runs it) with 1:1
 //! messages shaped like W1's: `pairs` senders each writing to one
@@ -13,6 +12,13 @@
 //! connection's pipeline keeps them. Closed loop: it measures CPU per
 //! message, not latency. Run it on one core (`taskset -c 0`), with the
 //! runtime on one thread, as the server runs.
+//!
+//! Without the network and the generator it is steadier than a W1 step,
+//! but not steady: the VM's neighbours still move one build's CPU per
+//! message by 10% or more within minutes. Compare two builds alternated
+//! over 20 or more rounds (`bench/ab.sh store BENCH_A BENCH_B 20`); even
+//! then a difference of 3% did not show (docs/benchmarks.md, nineteenth
+//! pass).
 
 use std::collections::HashMap;
 use std::path::Path;
