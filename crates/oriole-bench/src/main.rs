@@ -289,7 +289,8 @@ fn main() -> anyhow::Result<()> {
         eprintln!("oriole-bench: cannot pin to core {GENERATOR_CORE}; running unpinned");
     }
     let runtime = match &cli.command {
-        // The relay is the single-threaded server under test.
+        // The relay is the single-threaded server under test; the store's
+        // append path runs on one thread, as under the harness's server.
         Command::RelayServer { .. } | Command::StoreAppend { .. } => {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -63,6 +63,10 @@ pub struct AppendCost {
 /// Open a store in `dir` as the server does and append `shape.messages`
 /// after a warm-up of a fifth as many.
 pub async fn measure(dir: &Path, shape: &Shape) -> anyhow::Result<AppendCost> {
+    anyhow::ensure!(
+        shape.pairs > 0 && shape.messages > 0,
+        "--pairs and --messages must be above zero"
+    );
     let keys_dir = dir.join("keys");
     std::fs::create_dir_all(&keys_dir)?;
     let key_store = SqliteKeyStore::open(&keys_dir)
@@ -93,16 +97,16 @@ pub async fn measure(dir: &Path, shape: &Shape) -> anyhow::Result<AppendCost> {
     append_all(&store, &pairs, shape, shape.messages / 5, &text).await?;
     let before = thread_ticks()?;
     let started = Instant::now();
-    append_all(&store, &pairs, shape, shape.messages, &text).await?;
+    let messages = append_all(&store, &pairs, shape, shape.messages, &text).await?;
     let seconds = started.elapsed().as_secs_f64();
     let after = thread_ticks()?;
     let tick_us = 1e6 / ticks_per_second() as f64;
     let mut threads: HashMap<String, u64> = HashMap::new();
     for (tid, (name, ticks)) in &after {
         let earlier = before.get(tid).map_or(0, |(_, t)| *t);
-        *threads.entry(name.clone()).or_default() += ticks - earlier;
+        *threads.entry(name.clone()).or_default() += ticks.saturating_sub(earlier);
     }
-    let per_message = |ticks: u64| ticks as f64 * tick_us / shape.messages as f64;
+    let per_message = |ticks: u64| ticks as f64 * tick_us / messages as f64;
     let mut threads: Vec<(String, f64)> = threads
         .into_iter()
         .filter(|(_, ticks)| *ticks > 0)
@@ -110,9 +114,9 @@ pub async fn measure(dir: &Path, shape: &Shape) -> anyhow::Result<AppendCost> {
         .collect();
     threads.sort_by(|a, b| b.1.total_cmp(&a.1));
     Ok(AppendCost {
-        messages: shape.messages,
+        messages,
         seconds,
-        messages_per_second: shape.messages as f64 / seconds,
+        messages_per_second: messages as f64 / seconds,
         cpu_us_per_message: threads.iter().map(|(_, us)| us).sum(),
         threads,
     })
@@ -133,15 +137,16 @@ async fn user(store: &SqliteStore, name: &str) -> anyhow::Result<UserId> {
     Ok(id)
 }
 
-/// `total` appends, spread evenly over the senders, each sender keeping
-/// `in_flight` waiting; every one must be stored as new.
+/// About `total` appends (the same number from each sender, rounded up),
+/// each sender keeping `in_flight` waiting; every one must be stored as
+/// new. Returns how many were appended.
 async fn append_all(
     store: &Arc<SqliteStore>,
     pairs: &[(UserId, UserId)],
     shape: &Shape,
     total: usize,
     text: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<usize> {
     let each = total.div_ceil(pairs.len());
     let mut senders = FuturesUnordered::new();
     for &(sender, recipient) in pairs {
@@ -186,7 +191,7 @@ async fn append_all(
     while let Some(sender) = senders.next().await {
         sender??;
     }
-    Ok(())
+    Ok(each * pairs.len())
 }
 
 /// Each thread of this process: its name and its user + system ticks.
