@@ -13,7 +13,6 @@ pub mod ports;
 pub mod privacy_store;
 pub mod retention;
 pub mod rights;
-pub mod send_order;
 pub mod service;
 pub mod sharing;
 pub mod signing;
@@ -26,6 +25,6 @@ pub use keys::{
     KekId, KeyStore, KeyStoreError, KeyVault, KeyVaultConfig, RewrappedDek, WrappedDek,
 };
 pub use ports::{ClearVault, Clock, Fanout, FieldBinding, FieldVault, SystemClock, VaultError};
-pub use service::{Caller, CoreConfig, Oriole};
+pub use service::{Caller, CoreConfig, Oriole, QueuedSend};
 pub use signing::{KeyPurpose, PublicKey, SigningKey};
 pub use store::{Store, StoreError};

@@ -3,6 +3,10 @@
 //! Each method is one atomic unit: a backend commits it durably before
 //! returning `Ok`.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use async_trait::async_trait;
 use oriole_audit::{AuditEntry, Checkpoint, EntryDraft, EntryHash, PseudonymousId};
 use oriole_crypto::{PasswordHashString, TokenHash};
@@ -18,6 +22,7 @@ use crate::rights::{
 };
 use crate::signing::{KeyPurpose, SigningKey};
 use crate::staff::{ContentGrantRecord, OperatorId, OperatorName, OperatorRecord};
+use tokio::sync::oneshot;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -116,6 +121,59 @@ pub enum Appended {
     },
 }
 
+/// An append waiting in a store's write queue (see
+/// [`Store::queue_message`]): resolves once it has committed, or failed.
+/// Dropping it does not withdraw the append.
+#[must_use = "an append's outcome is known only once it has committed"]
+pub struct QueuedAppend(Queued);
+
+enum Queued {
+    /// Settled before it was returned (a store without a write queue).
+    Settled(Option<StoreResult<Appended>>),
+    /// Waiting for the writer's answer.
+    Waiting(oneshot::Receiver<StoreResult<Appended>>),
+}
+
+impl QueuedAppend {
+    /// An append whose outcome is already known.
+    pub fn settled(outcome: StoreResult<Appended>) -> Self {
+        QueuedAppend(Queued::Settled(Some(outcome)))
+    }
+
+    /// An append the writer answers on `answer` once it has committed.
+    pub fn waiting(answer: oneshot::Receiver<StoreResult<Appended>>) -> Self {
+        QueuedAppend(Queued::Waiting(answer))
+    }
+}
+
+impl Future for QueuedAppend {
+    type Output = StoreResult<Appended>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            Queued::Settled(outcome) => Poll::Ready(outcome.take().unwrap_or_else(|| {
+                Err(StoreError::Backend("append polled after it settled".into()))
+            })),
+            Queued::Waiting(answer) => Pin::new(answer).poll(cx).map(|answer| {
+                answer.unwrap_or_else(|_| {
+                    Err(StoreError::Backend(
+                        "the store closed before the append committed".into(),
+                    ))
+                })
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for QueuedAppend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            Queued::Settled(_) => "QueuedAppend(settled)",
+            Queued::Waiting(_) => "QueuedAppend(waiting)",
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct MessageRecord {
     pub id: MessageId,
@@ -200,6 +258,19 @@ pub trait Store:
     /// includes the sender). Users listed twice get one entry.
     async fn append_message(&self, msg: NewMessage, recipients: &[UserId])
         -> StoreResult<Appended>;
+    /// [`append_message`](Store::append_message) without waiting for the
+    /// commit: returns once the append has its place in the write queue,
+    /// so that appends queued after it commit after it. An error here
+    /// means nothing was queued. The default commits before returning.
+    async fn queue_message(
+        &self,
+        msg: NewMessage,
+        recipients: &[UserId],
+    ) -> StoreResult<QueuedAppend> {
+        Ok(QueuedAppend::settled(
+            self.append_message(msg, recipients).await,
+        ))
+    }
     async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRecord>>;
     /// Whether the user's inbox holds this message.
     async fn inbox_has_message(&self, user: UserId, id: MessageId) -> StoreResult<bool>;

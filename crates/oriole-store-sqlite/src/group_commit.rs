@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use oriole_core::domain::{InboxSeq, Timestamp, UserId};
-use oriole_core::store::{Appended, StoreError, StoreResult};
+use oriole_core::store::{Appended, QueuedAppend, StoreError, StoreResult};
 use oriole_proto::EventKind;
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
@@ -97,15 +97,18 @@ impl Appender {
 
     /// Queue an append and wait until it is durably committed.
     pub(crate) async fn append(&self, append: SealedAppend) -> StoreResult<Appended> {
+        self.queue(append).await?.await
+    }
+
+    /// Queue an append; the answer comes once it has committed. Appends
+    /// queued after this one commit after it.
+    pub(crate) async fn queue(&self, append: SealedAppend) -> StoreResult<QueuedAppend> {
         let (reply, answer) = oneshot::channel();
-        let closed = || StoreError::Backend("the store is closed".into());
         self.queue
             .send(Job { append, reply })
             .await
-            .map_err(|_| closed())?;
-        // Appends queued after this one commit after it.
-        oriole_core::send_order::mark_queued();
-        answer.await.map_err(|_| closed())?
+            .map_err(|_| StoreError::Backend("the store is closed".into()))?;
+        Ok(QueuedAppend::waiting(answer))
     }
 }
 

@@ -9,7 +9,7 @@ use oriole_core::sharing::{
     RecipientText, SharingChange, SharingGrant, SharingStore, SigningSecret, StoredNotice,
     WebhookKind,
 };
-use oriole_core::store::{Appended, NewMessage, StoreError, StoreResult};
+use oriole_core::store::{Appended, NewMessage, QueuedAppend, StoreError, StoreResult};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 use uuid::Uuid;
@@ -417,6 +417,18 @@ impl SharingStore for SqliteStore {
         let mut append = self.seal_append(msg, recipients).await?;
         append.outbox = Some(SealedDelivery { delivery, sealed });
         self.appender.append(append).await
+    }
+
+    async fn queue_shared_message(
+        &self,
+        msg: NewMessage,
+        recipients: &[UserId],
+        delivery: NewDelivery,
+    ) -> StoreResult<QueuedAppend> {
+        let sealed = self.seal_body(&delivery).await?;
+        let mut append = self.seal_append(msg, recipients).await?;
+        append.outbox = Some(SealedDelivery { delivery, sealed });
+        self.appender.queue(append).await
     }
 
     async fn enqueue_delivery(&self, delivery: NewDelivery) -> StoreResult<bool> {

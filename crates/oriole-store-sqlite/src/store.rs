@@ -13,7 +13,8 @@ use oriole_core::rights::{
 };
 use oriole_core::store::{
     Appended, Conversation, DeviceRecord, DirectTarget, GroupRecord, MemberRecord, MessageRecord,
-    NewDevice, NewMessage, NewUser, SessionRecord, Store, StoreError, StoreResult, UserRecord,
+    NewDevice, NewMessage, NewUser, QueuedAppend, SessionRecord, Store, StoreError, StoreResult,
+    UserRecord,
 };
 use oriole_crypto::{PasswordHashString, TokenHash};
 use oriole_proto::{EventKind, GroupRole, InboxEvent, ReceiptKind};
@@ -640,6 +641,15 @@ impl Store for SqliteStore {
     ) -> StoreResult<Appended> {
         let sealed = self.seal_append(msg, recipients).await?;
         self.appender.append(sealed).await
+    }
+
+    async fn queue_message(
+        &self,
+        msg: NewMessage,
+        recipients: &[UserId],
+    ) -> StoreResult<QueuedAppend> {
+        let sealed = self.seal_append(msg, recipients).await?;
+        self.appender.queue(sealed).await
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRecord>> {

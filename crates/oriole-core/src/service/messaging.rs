@@ -1,6 +1,9 @@
 //! Sending, syncing, receipts and recall.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
 use oriole_proto::{ErrorCode, EventKind, InboxEvent, ReceiptKind, SendAck, SendMessage, SyncPage};
 
@@ -9,7 +12,103 @@ use crate::domain::{
     GroupId, IdempotencyKey, InboxSeq, MessageBody, MessageId, Timestamp, UserId, Username,
 };
 use crate::error::{ServiceError, ServiceResult};
-use crate::store::{Appended, Conversation, DirectTarget, MessageRecord, NewMessage, Store};
+use crate::ports::Fanout;
+use crate::store::{
+    Appended, Conversation, DirectTarget, MessageRecord, NewMessage, QueuedAppend, Store,
+};
+
+/// A send waiting for its commit (see [`Oriole::queue_send`]). It resolves
+/// to the send's ack once the message is durably stored, pushing it to the
+/// recipients' connected devices as it does; an error when the commit
+/// failed. Dropping it does not withdraw the message.
+#[must_use = "a send is acknowledged only once it has committed"]
+pub struct QueuedSend {
+    append: QueuedAppend,
+    fanout: Arc<dyn Fanout>,
+    sender: UserId,
+    /// The sender's username, for the event.
+    from: String,
+    to: Option<Username>,
+    conversation: Conversation,
+    text: Option<String>,
+    payload: Option<serde_json::Value>,
+}
+
+impl QueuedSend {
+    /// The ack for a committed append; a new message is pushed first.
+    fn finish(&mut self, appended: Appended) -> SendAck {
+        match appended {
+            Appended::Duplicate {
+                message_id,
+                sent_at,
+                sender_seq,
+            } => SendAck {
+                message_id: message_id.to_string(),
+                seq: sender_seq.0,
+                sent_at: sent_at.0,
+                duplicate: true,
+            },
+            Appended::New {
+                message_id,
+                sent_at,
+                seqs,
+            } => {
+                let sender_seq = seqs
+                    .iter()
+                    .find(|(user, _)| *user == self.sender)
+                    .map_or(InboxSeq(0), |(_, seq)| *seq);
+                let message_id = message_id.to_string();
+                // One event for every inbox: the fan-out shares it.
+                self.fanout.deliver_each(
+                    &seqs,
+                    InboxEvent {
+                        seq: 0,
+                        kind: EventKind::Message,
+                        id: message_id.clone(),
+                        from: Some(std::mem::take(&mut self.from)),
+                        to: self.to.take().map(String::from),
+                        group: match self.conversation {
+                            Conversation::Group(g) => Some(g.to_string()),
+                            Conversation::Direct(_) => None,
+                        },
+                        text: self.text.take(),
+                        payload: self.payload.take(),
+                        sent_at: sent_at.0,
+                        at: sent_at.0,
+                        receipt: None,
+                        recalled: false,
+                    },
+                );
+                SendAck {
+                    message_id,
+                    seq: sender_seq.0,
+                    sent_at: sent_at.0,
+                    duplicate: false,
+                }
+            }
+        }
+    }
+}
+
+impl Future for QueuedSend {
+    type Output = ServiceResult<SendAck>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let appended = ready!(Pin::new(&mut self.append).poll(cx));
+        Poll::Ready(match appended {
+            Ok(appended) => Ok(self.finish(appended)),
+            Err(e) => Err(e.into()),
+        })
+    }
+}
+
+impl std::fmt::Debug for QueuedSend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedSend")
+            .field("append", &self.append)
+            .finish_non_exhaustive()
+    }
+}
 
 impl<S: Store> Oriole<S> {
     /// Store a message durably in every recipient's inbox (and the sender's),
@@ -17,6 +116,16 @@ impl<S: Store> Oriole<S> {
     /// that the message survives a crash.
     #[tracing::instrument(skip_all, fields(user = %caller.user_id))]
     pub async fn send(&self, caller: &Caller, req: SendMessage) -> ServiceResult<SendAck> {
+        self.queue_send(caller, req).await?.await
+    }
+
+    /// [`send`](Self::send) in two steps: this returns once the message
+    /// has its place in the store's write queue (sends queued after it
+    /// commit after it, so a connection queueing its sends one by one
+    /// keeps them in order), and the returned [`QueuedSend`] resolves to
+    /// the ack once it has committed. An error here means nothing was
+    /// stored.
+    pub async fn queue_send(&self, caller: &Caller, req: SendMessage) -> ServiceResult<QueuedSend> {
         self.policy_gate(caller.user_id).await?;
         let body = MessageBody::parse(
             req.text,
@@ -63,86 +172,47 @@ impl<S: Store> Oriole<S> {
             }
             _ => return Err(ServiceError::invalid("set exactly one of `to` and `group`")),
         };
-        let msg = NewMessage {
-            id: MessageId::generate(),
-            sender: caller.user_id,
-            conversation,
-            body: body.clone(),
-            sent_at: self.clock.now(),
-            idempotency_key,
-        };
         let payload = body
             .payload_json
             .as_deref()
             .and_then(|p| serde_json::from_str(p).ok());
+        let text = body.text.clone();
+        let msg = NewMessage {
+            id: MessageId::generate(),
+            sender: caller.user_id,
+            conversation,
+            body,
+            sent_at: self.clock.now(),
+            idempotency_key,
+        };
         // To a bot: its delivery is queued in the transaction storing the
         // message, so an acknowledged send is never left unshared.
-        let appended = match &bot {
+        let append = match &bot {
             Some(r) => {
                 let shared = oriole_gateway::SharedMessage {
                     message_id: msg.id.to_string(),
                     sent_at: msg.sent_at.0,
                     sender_username: caller.username.to_string(),
-                    text: body.text.clone(),
+                    text: text.clone(),
                     payload: payload.clone(),
                 };
                 let delivery = self.bot_delivery(caller, r, &shared)?;
                 self.store
-                    .append_shared_message(msg, &recipients, delivery)
+                    .queue_shared_message(msg, &recipients, delivery)
                     .await?
             }
-            None => self.store.append_message(msg, &recipients).await?,
+            None => self.store.queue_message(msg, &recipients).await?,
         };
-        match appended {
-            Appended::Duplicate {
-                message_id,
-                sent_at,
-                sender_seq,
-            } => Ok(SendAck {
-                message_id: message_id.to_string(),
-                seq: sender_seq.0,
-                sent_at: sent_at.0,
-                duplicate: true,
-            }),
-            Appended::New {
-                message_id,
-                sent_at,
-                seqs,
-            } => {
-                let sender_seq = seqs
-                    .iter()
-                    .find(|(user, _)| *user == caller.user_id)
-                    .map_or(InboxSeq(0), |(_, seq)| *seq);
-                let message_id = message_id.to_string();
-                // One event for every inbox: the fan-out shares it.
-                self.fanout.deliver_each(
-                    &seqs,
-                    InboxEvent {
-                        seq: 0,
-                        kind: EventKind::Message,
-                        id: message_id.clone(),
-                        from: Some(caller.username.as_str().to_owned()),
-                        to: to_name.map(String::from),
-                        group: match conversation {
-                            Conversation::Group(g) => Some(g.to_string()),
-                            Conversation::Direct(_) => None,
-                        },
-                        text: body.text,
-                        payload,
-                        sent_at: sent_at.0,
-                        at: sent_at.0,
-                        receipt: None,
-                        recalled: false,
-                    },
-                );
-                Ok(SendAck {
-                    message_id,
-                    seq: sender_seq.0,
-                    sent_at: sent_at.0,
-                    duplicate: false,
-                })
-            }
-        }
+        Ok(QueuedSend {
+            append,
+            fanout: Arc::clone(&self.fanout),
+            sender: caller.user_id,
+            from: caller.username.as_str().to_owned(),
+            to: to_name,
+            conversation,
+            text,
+            payload,
+        })
     }
 
     /// The account a 1:1 send to `name` goes to, from memory when it can

@@ -24,6 +24,7 @@ pub use sharing::{AfterFailure, OutgoingWebhook};
 use std::sync::Arc;
 
 pub use access::Justification;
+pub use messaging::QueuedSend;
 
 use oriole_crypto::{PasswordCost, PasswordHashString};
 

@@ -204,6 +204,20 @@ pub trait SharingStore: Send + Sync + 'static {
         recipients: &[UserId],
         delivery: NewDelivery,
     ) -> StoreResult<crate::store::Appended>;
+    /// [`append_shared_message`](SharingStore::append_shared_message)
+    /// without waiting for the commit, as
+    /// [`Store::queue_message`](crate::store::Store::queue_message) does.
+    /// The default commits before returning.
+    async fn queue_shared_message(
+        &self,
+        msg: crate::store::NewMessage,
+        recipients: &[UserId],
+        delivery: NewDelivery,
+    ) -> StoreResult<crate::store::QueuedAppend> {
+        Ok(crate::store::QueuedAppend::settled(
+            self.append_shared_message(msg, recipients, delivery).await,
+        ))
+    }
     /// Queue a delivery, due at once; `false` when its id is already queued
     /// or delivered (nothing written).
     async fn enqueue_delivery(&self, delivery: NewDelivery) -> StoreResult<bool>;

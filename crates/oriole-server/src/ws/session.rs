@@ -27,16 +27,15 @@
 //! order. Any other frame first waits for the sends before it.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
-use oriole_core::{Caller, ServiceError, Store};
+use oriole_core::{Caller, QueuedSend, ServiceError, ServiceResult, Store};
 use oriole_proto::close_code::{GOING_AWAY, PROTOCOL_VIOLATION, REVOKED, TOO_BIG};
 use oriole_proto::{
-    ClientFrame, ErrorCode, InboxEvent, PolicyNotice, SendMessage, ServerFrame, SyncPage,
+    ClientFrame, ErrorCode, InboxEvent, PolicyNotice, SendAck, SendMessage, ServerFrame, SyncPage,
     PROTOCOL_VERSION,
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -93,7 +92,7 @@ pub fn start<S: Store>(
     let session = Session {
         state,
         socket,
-        caller: Arc::new(caller),
+        caller,
         subscription,
         delivered: 0,
         catching_up: false,
@@ -112,9 +111,7 @@ pub fn start<S: Store>(
 struct Session<S: Store> {
     state: SharedState<S>,
     socket: WebSocket,
-    /// Shared with each pipelined send: a copy for each would cost an
-    /// allocation (the username's string).
-    caller: Arc<Caller>,
+    caller: Caller,
     subscription: Subscription,
     /// The last inbox seq sent on this connection.
     delivered: u64,
@@ -128,7 +125,7 @@ struct Session<S: Store> {
     /// connection, passed over instead of sent.
     acked: BTreeSet<u64>,
     /// Sends whose answers are not out yet.
-    pipeline: Pipeline,
+    pipeline: Pipeline<QueuedSend>,
     last_heard: Instant,
     awaiting_pong: bool,
     /// The session's place under the connection limit.
@@ -241,7 +238,7 @@ impl<S: Store> Session<S> {
                     }
                 // Before live events: an answer's own copy is noted as acked
                 // in the same poll that queued it.
-                (n, answer) = self.pipeline.finished(), if !self.pipeline.is_idle() => self.on_answer(n, answer).await,
+                (reference, outcome) = self.pipeline.finished(), if !self.pipeline.is_idle() => self.on_answer(reference, outcome).await,
                 incoming = self.socket.recv(), if !self.pipeline.is_full() => self.on_incoming(incoming).await,
                 // While catching up the queue waits: the store has its events.
                 Some(live) = self.subscription.events.recv(), if !self.catching_up => self.on_live(*live).await,
@@ -283,11 +280,15 @@ impl<S: Store> Session<S> {
         match message {
             Message::Text(text) => match frames::parse(text.as_str()) {
                 Ok(ClientFrame::Send { reference, message }) => {
-                    let state = self.state.clone();
-                    let caller = Arc::clone(&self.caller);
-                    self.pipeline.push_send(async move {
-                        answer_send(&state, &caller, reference, message).await
-                    });
+                    // Queued before the next frame is read, so that a
+                    // connection's sends commit in frame order. Boxed: a
+                    // send's future is large, and would otherwise size
+                    // every session's.
+                    let queueing = Box::pin(self.state.oriole.queue_send(&self.caller, message));
+                    match queueing.await {
+                        Ok(queued) => self.pipeline.push(reference, queued),
+                        Err(e) => self.pipeline.push_ready(reference, Err(e)),
+                    }
                     Ok(())
                 }
                 parsed => {
@@ -385,16 +386,25 @@ impl<S: Store> Session<S> {
     /// connection's hot path and sizes the session's future.
     fn on_answer(
         &mut self,
-        n: u64,
-        answer: ServerFrame,
+        reference: Option<String>,
+        outcome: ServiceResult<SendAck>,
     ) -> impl std::future::Future<Output = Result<(), End>> + Send + '_ {
-        self.note_own_copy(&answer);
-        let mut due = self.pipeline.file(n, answer);
-        while let Some((n, answer)) = self.pipeline.finished_now() {
-            self.note_own_copy(&answer);
-            due.extend(self.pipeline.file(n, answer));
+        let mut due = vec![self.answer_frame(reference, outcome)];
+        while let Some((reference, outcome)) = self.pipeline.finished_now() {
+            due.push(self.answer_frame(reference, outcome));
         }
         self.send_all(due)
+    }
+
+    /// The answer to a pipelined `send`, its own copy noted.
+    fn answer_frame(
+        &mut self,
+        reference: Option<String>,
+        outcome: ServiceResult<SendAck>,
+    ) -> ServerFrame {
+        let answer = send_answer(&self.state, reference, outcome);
+        self.note_own_copy(&answer);
+        answer
     }
 
     /// Write frames, each encoded just before it is written, then flush.
@@ -408,8 +418,8 @@ impl<S: Store> Session<S> {
     /// Send every pipelined answer, waiting for the sends still running.
     async fn settle(&mut self) -> Result<(), End> {
         while !self.pipeline.is_idle() {
-            let (n, answer) = self.pipeline.finished().await;
-            self.on_answer(n, answer).await?;
+            let (reference, outcome) = self.pipeline.finished().await;
+            self.on_answer(reference, outcome).await?;
         }
         Ok(())
     }
@@ -652,7 +662,17 @@ async fn answer_send<S: Store>(
     reference: Option<String>,
     message: SendMessage,
 ) -> ServerFrame {
-    match state.oriole.send(caller, message).await {
+    let outcome = state.oriole.send(caller, message).await;
+    send_answer(state, reference, outcome)
+}
+
+/// A send's outcome as its answer.
+fn send_answer<S: Store>(
+    state: &SharedState<S>,
+    reference: Option<String>,
+    outcome: ServiceResult<SendAck>,
+) -> ServerFrame {
+    match outcome {
         Ok(ack) => {
             if !ack.duplicate {
                 state.metrics.message_accepted();

@@ -144,6 +144,96 @@ pub async fn append_to_unknown_recipient_writes_nothing<S: Store>(store: S) {
     assert!(store.message(id).await.expect("message").is_none());
 }
 
+/// Appends queued one after another without waiting (as a connection's
+/// pipelined sends are) commit in the order queued, whatever order their
+/// outcomes are awaited in: a repeat of a key queued earlier is that
+/// append's duplicate, and an append that fails fails alone.
+pub async fn queued_appends_commit_in_queue_order<S: Store>(store: S) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let ghost = UserId::generate();
+    let mut queued = Vec::new();
+    for i in 0..12 {
+        let msg = NewMessage {
+            idempotency_key: Some(key(&format!("k{i}"))),
+            ..message(
+                alice,
+                Conversation::Direct(bob),
+                text(&format!("m{i}")),
+                at(i),
+            )
+        };
+        queued.push((msg.id, store.queue_message(msg, &[alice, bob]).await));
+        if i == 4 {
+            // Its key was queued just above, and may not be committed yet.
+            let retry = NewMessage {
+                idempotency_key: Some(key("k4")),
+                ..message(alice, Conversation::Direct(bob), text("again"), at(4))
+            };
+            queued.push((retry.id, store.queue_message(retry, &[alice, bob]).await));
+        }
+        if i == 8 {
+            let lost = message(alice, Conversation::Direct(ghost), text("boo"), at(8));
+            queued.push((lost.id, store.queue_message(lost, &[alice, ghost]).await));
+        }
+    }
+    // Awaited newest first: the order of waiting changes nothing.
+    let mut outcomes = Vec::new();
+    for (id, append) in queued.into_iter().rev() {
+        let outcome = match append {
+            Ok(append) => append.await,
+            Err(e) => Err(e),
+        };
+        outcomes.push((id, outcome));
+    }
+    outcomes.reverse();
+    assert_eq!(outcomes.len(), 14);
+    let (ghost_id, ghost_outcome) = &outcomes[10];
+    assert!(ghost_outcome.is_err(), "{ghost_outcome:?}");
+    assert!(store.message(*ghost_id).await.expect("message").is_none());
+    let (original, _) = outcomes[4];
+    match &outcomes[5].1 {
+        Ok(Appended::Duplicate {
+            message_id,
+            sender_seq,
+            ..
+        }) => {
+            assert_eq!(*message_id, original, "the repeat names the original");
+            assert_eq!(*sender_seq, InboxSeq(5));
+        }
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+    let mut expected_seq = 0;
+    for (n, (id, outcome)) in outcomes.iter().enumerate() {
+        if n == 5 || n == 10 {
+            continue;
+        }
+        expected_seq += 1;
+        match outcome {
+            Ok(Appended::New {
+                message_id, seqs, ..
+            }) => {
+                assert_eq!(message_id, id);
+                let seqs: BTreeMap<UserId, InboxSeq> = seqs.iter().copied().collect();
+                assert_eq!(
+                    seqs.get(&alice),
+                    Some(&InboxSeq(expected_seq)),
+                    "append {n}"
+                );
+                assert_eq!(seqs.get(&bob), Some(&InboxSeq(expected_seq)), "append {n}");
+            }
+            other => panic!("append {n}: expected a new message, got {other:?}"),
+        }
+    }
+    let texts: Vec<String> = inbox(&store, bob)
+        .await
+        .into_iter()
+        .filter_map(|e| e.text)
+        .collect();
+    let expected: Vec<String> = (0..12).map(|i| format!("m{i}")).collect();
+    assert_eq!(texts, expected);
+}
+
 /// `inbox_after` returns events after the cursor, oldest first, at most
 /// `limit`.
 pub async fn inbox_after_pages_in_order<S: Store>(store: S) {
