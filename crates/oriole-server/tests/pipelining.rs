@@ -1,7 +1,8 @@
 //! Sends pipelined on one WebSocket: frames written back to back, without
 //! waiting for answers, are all acked in frame order, commit in frame order
-//! (increasing seqs), reach the recipient in that order exactly once, and
-//! a frame after them is answered after their acks.
+//! (increasing seqs), reach the recipient in that order exactly once; a
+//! send refused among them is answered in its place, and a frame after
+//! them is answered after their acks.
 
 mod common;
 
@@ -12,6 +13,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// More than one connection may have in flight, so the window fills.
 const SENDS: usize = 150;
+/// The refused send comes after this many.
+const REFUSED_AFTER: usize = 75;
 
 #[tokio::test]
 async fn back_to_back_sends_are_acked_and_delivered_in_frame_order() {
@@ -22,20 +25,32 @@ async fn back_to_back_sends_are_acked_and_delivered_in_frame_order() {
     let (mut b, _) = app.ws(&bob.token).await;
 
     for i in 0..SENDS {
+        if i == REFUSED_AFTER {
+            // Refused (no such user) in the middle of the stream, with
+            // sends still waiting for their commit on either side of it:
+            // answered in its place.
+            let bad = json!({"type":"send","ref":"bad","to":"nobody","text":"x"});
+            a.feed(Message::text(bad.to_string())).await.expect("feed");
+        }
         let frame = json!({"type":"send","ref":format!("r{i}"),"to":"bob","text":format!("m{i}")});
         a.feed(Message::text(frame.to_string()))
             .await
             .expect("feed");
     }
-    // Refused (no such user) in the middle of the stream: answered in place.
-    let bad = json!({"type":"send","ref":"bad","to":"nobody","text":"x"});
-    a.feed(Message::text(bad.to_string())).await.expect("feed");
     let ping = json!({"type":"ping","ref":"after"});
     a.feed(Message::text(ping.to_string())).await.expect("feed");
     a.flush().await.expect("flush");
 
     let mut last_seq = 0;
     for i in 0..SENDS {
+        if i == REFUSED_AFTER {
+            let refused = next_json(&mut a).await;
+            assert_eq!(
+                (refused["type"].as_str(), refused["ref"].as_str()),
+                (Some("error"), Some("bad")),
+                "{refused}"
+            );
+        }
         let ack = next_json(&mut a).await;
         assert_eq!(ack["type"], "ack", "{ack}");
         assert_eq!(ack["ref"], format!("r{i}"));
@@ -46,12 +61,6 @@ async fn back_to_back_sends_are_acked_and_delivered_in_frame_order() {
         );
         last_seq = seq;
     }
-    let refused = next_json(&mut a).await;
-    assert_eq!(
-        (refused["type"].as_str(), refused["ref"].as_str()),
-        (Some("error"), Some("bad")),
-        "{refused}"
-    );
     let pong = next_json(&mut a).await;
     assert_eq!(
         (pong["type"].as_str(), pong["ref"].as_str()),
