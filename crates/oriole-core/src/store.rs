@@ -1,7 +1,8 @@
 //! The storage port. Every backend (SQLite now, PostgreSQL later)
 //! implements [`Store`] and passes the `oriole-store-tests` conformance suite.
 //! Each method is one atomic unit: a backend commits it durably before
-//! returning `Ok`.
+//! returning `Ok`, except [`Store::queue_message`], whose returned
+//! [`QueuedAppend`] resolves once its append has committed.
 
 use std::future::Future;
 use std::pin::Pin;
