@@ -349,6 +349,30 @@ mod tests {
         store.close().await;
     }
 
+    /// `.cargo/config.toml` builds the bundled SQLite without memory
+    /// statistics and without the shared page-cache group, each a global
+    /// mutex on the writer's hot path. A build that lost them (the
+    /// setting moved or renamed) is caught here, not in a benchmark.
+    #[tokio::test]
+    async fn sqlite_is_built_without_its_global_mutexes() {
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("connect");
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(&mut conn)
+            .await
+            .expect("compile options");
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+        assert!(options.iter().any(|o| o == "THREADSAFE=1"), "{options:?}");
+    }
+
     #[tokio::test]
     async fn normal_synchronous_is_applied() {
         let dir = tempfile::TempDir::new().expect("temp dir");
