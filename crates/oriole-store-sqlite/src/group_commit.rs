@@ -287,6 +287,19 @@ async fn append_one(
             });
         }
     }
+    // The sender's foreign key is deferred (migration 0015): it is checked
+    // at the outer COMMIT, where a gone sender would fail every append of
+    // this pass. Checked here instead, so the failure stays with this one.
+    let sender_exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = ?1")
+        .bind(&sender)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db(OP))?;
+    if sender_exists.is_none() {
+        return Err(StoreError::NotFound(format!(
+            "{OP}: a referenced user, group or message does not exist"
+        )));
+    }
     if let Some(peer) = &msg.recipient {
         sqlx::query(
             "INSERT INTO direct_pairs (sender_id, recipient_id) VALUES (?1, ?2) \

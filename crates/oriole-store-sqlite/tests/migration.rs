@@ -2,6 +2,7 @@
 //! it must come through whole: every message at its position, every inbox
 //! row and receipt still there (the old table is dropped, and its rows'
 //! ON DELETE CASCADE must not fire), the idempotency keys still keys.
+//! Migration 0015 rebuilds it again, the same way; the test runs both.
 
 use std::path::{Path, PathBuf};
 
@@ -257,6 +258,23 @@ async fn a_database_from_before_the_rebuild_keeps_every_row_and_position() {
     )
     .await;
     assert_eq!(pos_is_key, 1);
+    // Rebuilt again by 0015, with the sender's key checked at COMMIT.
+    let table: String = sqlx::query_scalar(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("schema");
+    assert!(
+        table.contains("DEFERRABLE INITIALLY DEFERRED"),
+        "the sender's key is deferred: {table}"
+    );
+    let indexes = count(
+        &mut conn,
+        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'",
+    )
+    .await;
+    assert_eq!(indexes, 6, "the id's, the key's, and four more");
     // A repeated (key, sender) is still refused by the schema itself.
     let repeat = sqlx::query(
         "INSERT INTO messages (id, sender_id, recipient_user_id, sent_at, idempotency_key) \

@@ -35,6 +35,7 @@ macro_rules! store_conformance {
             append_keys_are_per_sender,
             append_to_unknown_recipient_writes_nothing,
             queued_appends_commit_in_queue_order,
+            queued_append_from_a_gone_sender_fails_alone,
             inbox_after_pages_in_order,
             inbox_events_describe_messages,
             payload_json_round_trips,

@@ -68,9 +68,15 @@ const DIRECTIONS: &str = "\
 /// half the server's CPU time in a W1 step, with 256 rows). A 1:1 row
 /// takes its direction's number by lookup; a group row, whose recipient is
 /// NULL, finds none.
+///
+/// `OR FAIL`, and the sender's foreign key deferred (migration 0015), so
+/// that SQLite keeps no statement journal for it: a statement that may
+/// abort part-way copies every page it first touches, so that it can be
+/// undone alone, and this one never needs that (a failed batch is rolled
+/// back whole and redone append by append).
 fn insert_messages_sql(rows: usize) -> String {
     let mut sql = String::from(
-        "INSERT INTO messages \
+        "INSERT OR FAIL INTO messages \
            (rowid, id, sender_id, recipient_user_id, group_id, text, payload, sent_at, \
             idempotency_key, pair) \
          SELECT column1, column2, column3, column4, column5, column6, column7, column8, \
@@ -242,7 +248,15 @@ pub(super) async fn commit(
                 .map_err(|e| Failed::Retry(e.to_string()))?;
         }
     }
-    tx.commit().await.map_err(|e| Failed::Commit(db(OP)(e)))?;
+    tx.commit().await.map_err(|e| match e {
+        // A sender's foreign key is checked here (it is deferred, see
+        // [`insert_messages_sql`]), and rolled back with the rest when `tx`
+        // is dropped: the append-by-append pass finds whose it was.
+        sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
+            Failed::Retry(db(OP)(sqlx::Error::Database(d)).to_string())
+        }
+        e => Failed::Commit(db(OP)(e)),
+    })?;
     inbox.pairs_stored(&new_pairs);
     log.last_pos = plan.last_pos;
     let pending: Vec<(UserId, u64)> = plan

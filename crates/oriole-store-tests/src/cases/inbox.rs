@@ -234,6 +234,67 @@ pub async fn queued_appends_commit_in_queue_order<S: Store>(store: S) {
     assert_eq!(texts, expected);
 }
 
+/// An append whose sender has no account (gone between the service's
+/// checks and the commit) fails alone, whether it shares a commit with
+/// other appends or not, and writes nothing; the appends queued around it
+/// are stored. A group message, so that nothing but the message row itself
+/// names the sender.
+pub async fn queued_append_from_a_gone_sender_fails_alone<S: Store>(store: S) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let ghost = UserId::generate();
+    let friends = group(&store, alice, &[bob]).await;
+    let members = [alice, bob];
+    let mut queued = Vec::new();
+    for i in 0..6 {
+        let from = if i == 2 { ghost } else { alice };
+        let msg = message(
+            from,
+            Conversation::Group(friends),
+            text(&format!("m{i}")),
+            at(i),
+        );
+        queued.push((msg.id, store.queue_message(msg, &members).await));
+    }
+    let mut outcomes = Vec::new();
+    for (id, append) in queued {
+        let outcome = match append {
+            Ok(append) => append.await,
+            Err(e) => Err(e),
+        };
+        outcomes.push((id, outcome));
+    }
+    for (n, (id, outcome)) in outcomes.iter().enumerate() {
+        if n == 2 {
+            assert!(
+                matches!(outcome, Err(StoreError::NotFound(_))),
+                "the gone sender's append: {outcome:?}"
+            );
+            assert!(store.message(*id).await.expect("message").is_none());
+        } else {
+            assert!(
+                matches!(outcome, Ok(Appended::New { .. })),
+                "append {n}: {outcome:?}"
+            );
+        }
+    }
+    // Alone in its commit, too.
+    let alone = message(ghost, Conversation::Group(friends), text("boo"), at(9));
+    let id = alone.id;
+    let outcome = store.append_message(alone, &members).await;
+    assert!(
+        matches!(outcome, Err(StoreError::NotFound(_))),
+        "{outcome:?}"
+    );
+    assert!(store.message(id).await.expect("message").is_none());
+    let texts: Vec<String> = inbox(&store, bob)
+        .await
+        .into_iter()
+        .filter_map(|e| e.text)
+        .collect();
+    assert_eq!(texts, ["m0", "m1", "m3", "m4", "m5"]);
+}
+
 /// `inbox_after` returns events after the cursor, oldest first, at most
 /// `limit`.
 pub async fn inbox_after_pages_in_order<S: Store>(store: S) {
