@@ -21,7 +21,7 @@
 //! A message to a bot carries its outbox row, written in the same
 //! transaction (one statement each: such messages are few).
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,7 +33,7 @@ use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{col, db, parse_stored, to_u64};
-use crate::group_inbox::{materialize_pending, GroupInbox, LogState};
+use crate::group_inbox::{materialize_pending, GroupInbox, LogState, Written};
 use crate::sharing::{insert_outbox, SealedDelivery};
 use crate::store::{push_event, NewEvent, ORIGINAL_SEND};
 
@@ -195,7 +195,7 @@ async fn commit_one_by_one(
         Ok(tx) => tx,
         Err(e) => return failed(e),
     };
-    let mut written = HashSet::new();
+    let mut written = Written::default();
     for job in batch {
         let mut reached = match reached(&mut tx, &job.append).await {
             Ok(users) => users,

@@ -47,8 +47,9 @@
 //! holds [`GroupInbox::lock`] until its commit is reflected in the pending
 //! heads, so no two of them see different heads.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use oriole_core::domain::UserId;
 use oriole_core::store::{StoreError, StoreResult};
@@ -60,6 +61,15 @@ use crate::error::{db, parse_stored, to_u64};
 /// Pending entries a read writes per group per transaction at most
 /// (see [`crate::SqliteStore::settle`]).
 const SETTLE_CHUNK: u32 = 2000;
+
+/// Users whose pending entries a transaction has written as rows.
+///
+/// This module's maps and sets, and the batch's, hash with foldhash
+/// rather than std's SipHash: their keys are ids the server made, and
+/// SipHash over them was 5.6% of the store's instructions per append
+/// (docs/benchmarks.md, twenty-first pass). foldhash's seed is still
+/// random per process.
+pub(crate) type Written = HashSet<UserId>;
 
 /// What only the holder of [`GroupInbox::lock`] may change.
 #[derive(Debug)]
@@ -618,7 +628,7 @@ impl crate::SqliteStore {
             tx.commit().await.map_err(db(OP))?;
             if done {
                 // The user's head stays what it was: only rows were written.
-                self.group_inbox.committed(&[], &HashSet::from([user]));
+                self.group_inbox.committed(&[], &Written::from_iter([user]));
             }
         }
         Ok(())

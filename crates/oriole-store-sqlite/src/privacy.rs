@@ -1,8 +1,6 @@
 //! `impl PrivacyStore for SqliteStore`: consent history, usage events,
 //! policy versions and acceptances, and the retention purges.
 
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use oriole_core::consent::{
     parse_purpose, purpose_name, AnalyticsEventName, PolicyLang, PolicyText, PolicyVersion,
@@ -15,7 +13,7 @@ use oriole_core::store::{StoreError, StoreResult};
 use oriole_proto::{ConsentChannel, Purpose};
 
 use crate::error::{col, db, parse_stored, to_u64};
-use crate::group_inbox::materialize_pending;
+use crate::group_inbox::{materialize_pending, Written};
 use crate::store::detached;
 use crate::SqliteStore;
 
@@ -461,7 +459,7 @@ impl SqliteStore {
             const OP: &str = "retention purge";
             let _log = self.group_inbox.lock().await;
             let mut tx = self.begin_write(OP).await?;
-            let mut written = HashSet::new();
+            let mut written = Written::default();
             let pending = self.group_inbox.pending_users();
             materialize_pending(&mut tx, &self.group_inbox, pending, &mut written).await?;
             let done = q.execute(&mut *tx).await.map_err(db(OP))?.rows_affected();

@@ -3,8 +3,6 @@
 //! erasing an account (shred first, then delete). The `Store` trait methods
 //! in `store.rs` delegate here.
 
-use std::collections::HashSet;
-
 use oriole_core::domain::{DeviceId, Email, GroupId, Phone, Timestamp, UserId, Username};
 use oriole_core::rights::{
     AccountErasure, CorrectionRecord, DeletionPurge, DisplayName, DsarRecord, ErasureSummary,
@@ -14,7 +12,7 @@ use oriole_core::store::{DeviceRecord, StoreError, StoreResult};
 use oriole_proto::ReceiptKind;
 
 use crate::error::{col, db, parse_stored, to_i64, to_u64, unique_violation_column};
-use crate::group_inbox::materialize_pending;
+use crate::group_inbox::{materialize_pending, Written};
 use crate::personal::PersonalField;
 use crate::SqliteStore;
 
@@ -466,7 +464,7 @@ impl SqliteStore {
         // Dissolved groups and dropped memberships take away what pending
         // entries are derived from: everyone's are written first (erasure
         // is rare; the user's own are counted and purged with the rest).
-        let mut written = HashSet::new();
+        let mut written = Written::default();
         let pending = self.group_inbox.pending_users();
         materialize_pending(&mut tx, &self.group_inbox, pending, &mut written).await?;
         let devices: Vec<String> = sqlx::query_scalar("SELECT id FROM devices WHERE user_id = ?1")

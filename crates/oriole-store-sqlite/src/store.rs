@@ -1,7 +1,5 @@
 //! `impl Store for SqliteStore`: the queries, and decoding rows into records.
 
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use oriole_core::domain::{
     DeviceId, DeviceLabel, Email, GroupId, GroupName, InboxSeq, MessageId, Phone, Timestamp,
@@ -24,7 +22,8 @@ use sqlx::{Sqlite, SqliteConnection, Transaction};
 use crate::error::{col, db, parse_stored, to_i64, to_u64, unique_violation_column};
 use crate::group_commit::SealedAppend;
 use crate::group_inbox::{
-    materialize_pending, merges, INBOX_EVENTS_MERGED, PENDING_PAGE, PENDING_POS_AT, POSITION_MAX,
+    materialize_pending, merges, Written, INBOX_EVENTS_MERGED, PENDING_PAGE, PENDING_POS_AT,
+    POSITION_MAX,
 };
 use crate::personal::PersonalField;
 use crate::SqliteStore;
@@ -1281,7 +1280,7 @@ impl SqliteStore {
             .iter()
             .map(|u| parse_stored(u, "user id"))
             .collect::<StoreResult<Vec<UserId>>>()?;
-        let mut written = HashSet::new();
+        let mut written = Written::default();
         materialize_pending(&mut tx, &self.group_inbox, members, &mut written).await?;
         // Memberships go by ON DELETE CASCADE; messages keep their group id.
         let done = sqlx::query("DELETE FROM groups WHERE id = ?1")
@@ -1303,7 +1302,7 @@ impl SqliteStore {
         let mut tx = self.begin_write(OP).await?;
         // What the member had is theirs to keep: written before it could
         // no longer be derived from the membership.
-        let mut written = HashSet::new();
+        let mut written = Written::default();
         materialize_pending(&mut tx, &self.group_inbox, [user], &mut written).await?;
         let done = sqlx::query("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2")
             .bind(id.to_string())
@@ -1327,7 +1326,7 @@ impl SqliteStore {
         let message_id = id.to_string();
         let _log = self.group_inbox.lock().await;
         let mut tx = self.begin_write(OP).await?;
-        let mut written = HashSet::new();
+        let mut written = Written::default();
         let recalled = sqlx::query(
             "UPDATE messages SET recalled_at = ?2, text = NULL, payload = NULL \
              WHERE id = ?1 AND recalled_at IS NULL",
@@ -1414,7 +1413,7 @@ impl SqliteStore {
         let message_id = id.to_string();
         let _log = self.group_inbox.lock().await;
         let mut tx = self.begin_write(OP).await?;
-        let mut written = HashSet::new();
+        let mut written = Written::default();
         let inserted = sqlx::query(
             "INSERT INTO receipts (message_id, user_id, kind, at) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT DO NOTHING",

@@ -9,7 +9,7 @@
 //! below the new head, in batch order. Messages to a bot add their outbox
 //! row, one statement each, in the same transaction.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use oriole_core::domain::{InboxSeq, Timestamp, UserId};
 use oriole_core::store::{Appended, StoreError};
@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{SealedAppend, OP};
 use crate::error::{col, db, parse_stored, to_u64};
-use crate::group_inbox::{materialize_pending, GroupInbox, LogState};
+use crate::group_inbox::{materialize_pending, GroupInbox, LogState, Written};
 use crate::sharing::insert_outbox;
 
 /// Why the batch was not committed.
@@ -185,7 +185,7 @@ pub(super) async fn commit(
     // Dropping `tx` on an error rolls everything back.
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(retry)?;
     // Users whose pending entries this transaction writes.
-    let mut written = HashSet::new();
+    let mut written = Written::default();
     let mut duplicates = originals(&mut tx, inbox, &mut written, batch).await?;
     let members = group_members(&mut tx, batch, &duplicates).await?;
     let plan = Plan::new(batch, &duplicates, &members, &written, log.last_pos)?;
@@ -787,7 +787,9 @@ impl<'a> Plan<'a> {
             direct.push(pair);
         }
         let mut rows: HashMap<UserId, i64> = HashMap::new();
-        let mut pending: HashMap<UserId, u64> = HashMap::new();
+        // Sized for the batch up front: growing them rehashed every key
+        // again, a quarter of the batch's hashing.
+        let mut pending: HashMap<UserId, u64> = HashMap::with_capacity(batch.len());
         let mut synced: HashMap<(&str, UserId), i64> = HashMap::new();
         let mut direct_synced: HashMap<(UserId, UserId), i64> = HashMap::new();
         // Per entry: its user, its rank among that user's entries of its
@@ -796,7 +798,7 @@ impl<'a> Plan<'a> {
         let mut entry_counts = Vec::with_capacity(batch.len());
         let mut messages = MessageRows::with_capacity(batch.len());
         let mut directions = Records::default();
-        let mut seen_directions: HashSet<(UserId, &str)> = HashSet::new();
+        let mut seen_directions: HashSet<(UserId, &str)> = HashSet::with_capacity(batch.len());
         let mut pos = last_pos;
         for (i, append) in batch.iter().enumerate() {
             if duplicates.contains_key(&i) {
