@@ -66,7 +66,35 @@ pub struct Ceilings {
     pub relay_w1: Option<W1Result>,
     /// SQLite inserts per batch size, WAL, synchronous=FULL.
     pub sqlite: Vec<InsertRate>,
+    /// The same, measured again right after Oriole's workloads. A shared
+    /// VM's speed can change by half within a run, and the first ceiling
+    /// is minutes older than Oriole's steps: a ratio to the ceiling
+    /// stands only if it stands against both, so the report gives both.
+    #[serde(default)]
+    pub sqlite_after: Vec<InsertRate>,
 }
+
+impl Ceilings {
+    /// The second measurement at `rows_per_txn` rows per transaction.
+    fn after(&self, rows_per_txn: u32) -> Option<&InsertRate> {
+        self.sqlite_after
+            .iter()
+            .find(|c| c.rows_per_txn == rows_per_txn)
+    }
+
+    /// How far the two measurements of the largest batch are apart, as a
+    /// fraction of the lower one.
+    pub fn drift(&self) -> Option<f64> {
+        let before = self.sqlite.iter().max_by_key(|c| c.rows_per_txn)?;
+        let after = self.after(before.rows_per_txn)?;
+        let low = before.rows_per_sec.min(after.rows_per_sec);
+        (low > 0.0).then(|| (before.rows_per_sec - after.rows_per_sec).abs() / low)
+    }
+}
+
+/// Above this drift between the two ceilings, the report says the
+/// machine's speed changed during the run.
+const DRIFT_NOTED: f64 = 0.10;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ServerReport {
@@ -179,10 +207,23 @@ impl Report {
                 ));
             }
             for c in &self.ceilings.sqlite {
+                let after = match self.ceilings.after(c.rows_per_txn) {
+                    Some(a) => format!(
+                        " against the ceiling measured before Oriole, {} against the one after",
+                        ratio(ours, Some(a.rows_per_sec))
+                    ),
+                    None => String::new(),
+                };
                 md.push_str(&format!(
-                    "- Oriole / SQLite insert ceiling, {} row(s) per transaction: {}\n",
+                    "- Oriole / SQLite insert ceiling, {} row(s) per transaction: {}{after}\n",
                     c.rows_per_txn,
                     ratio(ours, Some(c.rows_per_sec))
+                ));
+            }
+            if let Some(drift) = self.ceilings.drift().filter(|d| *d > DRIFT_NOTED) {
+                md.push_str(&format!(
+                    "- The two SQLite ceilings are {:.0}% apart: the machine's speed changed during the run, and a ratio to either is no surer than that.\n",
+                    drift * 100.0
                 ));
             }
             if let Some(relay) = &self.ceilings.relay_w1 {
@@ -195,10 +236,14 @@ impl Report {
 
         if !self.ceilings.sqlite.is_empty() {
             md.push_str("\n### SQLite insert ceiling (WAL, synchronous=FULL)\n\n");
-            md.push_str("| rows per transaction | rows/s | commits/s |\n| ---: | ---: | ---: |\n");
+            md.push_str("| rows per transaction | rows/s | commits/s | rows/s, again after Oriole |\n| ---: | ---: | ---: | ---: |\n");
             for c in &self.ceilings.sqlite {
+                let after = self
+                    .ceilings
+                    .after(c.rows_per_txn)
+                    .map_or_else(|| "—".to_owned(), |a| format!("{:.0}", a.rows_per_sec));
                 md.push_str(&format!(
-                    "| {} | {:.0} | {:.0} |\n",
+                    "| {} | {:.0} | {:.0} | {after} |\n",
                     c.rows_per_txn, c.rows_per_sec, c.txns_per_sec
                 ));
             }
@@ -341,5 +386,82 @@ impl Report {
             }
         }
         md
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate(rows_per_txn: u32, rows_per_sec: f64) -> InsertRate {
+        InsertRate {
+            rows_per_txn,
+            rows: 0,
+            transactions: 0,
+            seconds: 1.0,
+            rows_per_sec,
+            txns_per_sec: rows_per_sec / f64::from(rows_per_txn),
+        }
+    }
+
+    fn report(before: f64, after: Option<f64>) -> Report {
+        Report {
+            started_at_unix: 0,
+            machine: Machine::default(),
+            knobs: Knobs::default(),
+            notes: Vec::new(),
+            ceilings: Ceilings {
+                relay_w1: None,
+                sqlite: vec![rate(10, before / 4.0), rate(1000, before)],
+                sqlite_after: after
+                    .map(|a| vec![rate(10, a / 4.0), rate(1000, a)])
+                    .unwrap_or_default(),
+            },
+            servers: vec![ServerReport {
+                name: "oriole".into(),
+                w1: Some(W1Result {
+                    pairs: 50,
+                    steps: Vec::new(),
+                    max_held_rate: Some(50_000.0),
+                }),
+                ..ServerReport::default()
+            }],
+        }
+    }
+
+    /// Both ceilings give a ratio; when they are far apart, the report
+    /// says the machine's speed changed.
+    #[test]
+    fn ratios_name_both_ceilings_and_their_drift() {
+        let md = report(100_000.0, Some(62_500.0)).to_markdown();
+        assert!(
+            md.contains(
+                "1000 row(s) per transaction: 0.50× against the ceiling measured before Oriole, \
+                 0.80× against the one after"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| 1000 | 100000 | 100 | 62500 |"), "{md}");
+        assert!(md.contains("ceilings are 60% apart"), "{md}");
+
+        let steady = report(100_000.0, Some(95_000.0)).to_markdown();
+        assert!(steady.contains("0.53× against the one after"), "{steady}");
+        assert!(!steady.contains("apart"), "{steady}");
+    }
+
+    /// A report written before the second ceiling existed still reads,
+    /// and gives the one ratio it has.
+    #[test]
+    fn a_report_without_the_second_ceiling_reads_as_before() {
+        let old = report(100_000.0, None);
+        let mut json = serde_json::to_value(&old).expect("json");
+        json["ceilings"]
+            .as_object_mut()
+            .expect("ceilings")
+            .remove("sqlite_after");
+        let read: Report = serde_json::from_value(json).expect("reads");
+        let md = read.to_markdown();
+        assert!(md.contains("1000 row(s) per transaction: 0.50×\n"), "{md}");
+        assert_eq!(read.ceilings.drift(), None);
     }
 }
