@@ -402,13 +402,16 @@ fn new_report(knobs: &Knobs, pinned: bool) -> Report {
     }
 }
 
+/// How long each ceiling measurement inserts, per batch size.
+const CEILING_SECS: f64 = 3.0;
+
 /// The SQLite batched-insert ceiling at 1, 10, 100 and 1000 rows per
-/// transaction, 3 s each.
-async fn sqlite_ceiling(dir: &Path, knobs: &Knobs) -> anyhow::Result<Vec<InsertRate>> {
-    ceiling::sqlite::measure(
-        dir,
-        &[1, 10, 100, 1000],
-        Duration::from_secs(3),
+/// transaction, 3 s each, on `core` (the server's) when pinned.
+async fn sqlite_ceiling(core: Option<usize>, knobs: &Knobs) -> anyhow::Result<Vec<InsertRate>> {
+    ceiling::sqlite::measure_on(
+        core,
+        vec![1, 10, 100, 1000],
+        Duration::from_secs_f64(CEILING_SECS),
         knobs.message_bytes,
     )
     .await
@@ -424,8 +427,7 @@ async fn all(args: AllArgs, pinned: bool) -> anyhow::Result<()> {
 
     if !args.no_ceilings {
         eprintln!("oriole-bench: SQLite insert ceiling");
-        let dir = tempfile::tempdir()?;
-        report.ceilings.sqlite = sqlite_ceiling(dir.path(), &knobs).await?;
+        report.ceilings.sqlite = sqlite_ceiling(core, &knobs).await?;
         eprintln!("oriole-bench: bare relay ceiling");
         let relay = ServerProcess::start(process::relay_launch(core)?).await?;
         report.ceilings.relay_w1 = Some(workload::w1::run(&Relay::new(&relay.url), &knobs).await?);
@@ -459,6 +461,13 @@ async fn all(args: AllArgs, pinned: bool) -> anyhow::Result<()> {
             settings,
             ..ServerReport::default()
         };
+        // Oriole's W1 steps each have the ceiling measured right after
+        // them, on the same core, for a ratio from the same minute.
+        let knobs = Knobs {
+            ceiling_probe_secs: (!args.no_ceilings).then_some(CEILING_SECS),
+            ceiling_core: core,
+            ..knobs.clone()
+        };
         run_workloads(
             &Oriole::new(&server.url)?,
             &knobs,
@@ -475,8 +484,7 @@ async fn all(args: AllArgs, pinned: bool) -> anyhow::Result<()> {
         // Again, right after Oriole: the report gives Oriole's ratio to
         // both, and says when the machine's speed moved between them.
         eprintln!("oriole-bench: SQLite insert ceiling, again");
-        let dir = tempfile::tempdir()?;
-        report.ceilings.sqlite_after = sqlite_ceiling(dir.path(), &knobs).await?;
+        report.ceilings.sqlite_after = sqlite_ceiling(core, &knobs).await?;
         write_outputs(&report, &common.out)?;
     }
 

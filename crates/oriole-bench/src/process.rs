@@ -17,12 +17,10 @@ const STARTUP_PATIENCE: Duration = Duration::from_secs(60);
 /// (Linux threads inherit their creator's affinity), to `core`. Call it
 /// before building the runtime.
 pub fn pin_current_thread(core: usize) -> anyhow::Result<()> {
-    let ids = core_affinity::get_core_ids().ok_or_else(|| anyhow!("cannot list cores"))?;
-    let id = ids
-        .into_iter()
-        .find(|c| c.id == core)
-        .ok_or_else(|| anyhow!("no core {core} on this machine"))?;
-    if !core_affinity::set_for_current(id) {
+    // Not looked up in `get_core_ids`: it lists only the cores the
+    // calling thread may already run on, and a thread of a pinned process
+    // moves to the server's core here.
+    if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
         bail!("cannot pin to core {core}");
     }
     Ok(())

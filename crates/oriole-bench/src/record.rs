@@ -234,7 +234,7 @@ impl Recorder {
 }
 
 /// One run's outcome.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Tally {
     pub sent: u64,
     pub send_errors: u64,

@@ -92,6 +92,25 @@ impl Ceilings {
     }
 }
 
+/// Oriole's highest W1 rate held against SQLite's 1000-row ceiling
+/// measured seconds before and after the step that held it, when the
+/// steps were probed: the ratio from the same minute.
+fn probed_ratio(w1: &W1Result) -> String {
+    let (Some(best), Some((before, after))) = (w1.max_held_rate, w1.ceiling_around_best()) else {
+        return String::new();
+    };
+    let mean = (before + after) / 2.0;
+    let mut probed = w1.ceilings_probed();
+    probed.sort_by(f64::total_cmp);
+    format!(
+        "- Oriole / SQLite insert ceiling, 1000 rows per transaction, measured right before and right after the step that held ({before:.0} and {after:.0} rows/s, on the server's core): {} of their mean ({} probes during Oriole's W1, {:.0} to {:.0} rows/s)\n",
+        ratio(Some(best), Some(mean)),
+        probed.len(),
+        probed.first().copied().unwrap_or_default(),
+        probed.last().copied().unwrap_or_default(),
+    )
+}
+
 /// Above this drift between the two ceilings, the report says the
 /// machine's speed changed during the run.
 const DRIFT_NOTED: f64 = 0.10;
@@ -220,6 +239,9 @@ impl Report {
                     ratio(ours, Some(c.rows_per_sec))
                 ));
             }
+            if let Some(w1) = &oriole.w1 {
+                md.push_str(&probed_ratio(w1));
+            }
             if let Some(drift) = self.ceilings.drift().filter(|d| *d > DRIFT_NOTED) {
                 md.push_str(&format!(
                     "- The two SQLite ceilings are {:.0}% apart: the machine's speed changed during the run, and a ratio to either is no surer than that.\n",
@@ -254,17 +276,24 @@ impl Report {
                 "\n### W1 steps: {name} ({} sender/receiver pairs)\n\n",
                 w1.pairs
             ));
-            md.push_str("| offered msg/s | delivered/s | server CPU µs/delivery | p50 ms | p99 ms | max ms | late | lost | dup | errors | held |\n");
-            md.push_str(
-                "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
-            );
+            let probed = w1.steps.iter().any(|s| s.ceiling_after.is_some());
+            md.push_str("| offered msg/s | delivered/s | server CPU µs/delivery | p50 ms | p99 ms | max ms | late | lost | dup | errors | held |");
+            md.push_str(if probed {
+                " SQLite 1000-row ceiling right after, rows/s |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |\n"
+            } else {
+                "\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
+            });
             for st in &w1.steps {
                 let t = &st.tally;
                 let cpu = st
                     .server_cpu_us_per_delivery
                     .map_or_else(|| "—".to_owned(), |c| format!("{c:.0}"));
+                let ceiling = match (probed, st.ceiling_after) {
+                    (false, _) => String::new(),
+                    (true, c) => format!(" {} |", num(c)),
+                };
                 md.push_str(&format!(
-                    "| {:.0} | {:.0} | {cpu} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {} |\n",
+                    "| {:.0} | {:.0} | {cpu} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {} |{ceiling}\n",
                     st.offered_rate,
                     st.delivered_per_sec,
                     t.latency.p50_ms,
@@ -423,6 +452,7 @@ mod tests {
                     pairs: 50,
                     steps: Vec::new(),
                     max_held_rate: Some(50_000.0),
+                    warm_up_ceiling: None,
                 }),
                 ..ServerReport::default()
             }],
@@ -463,5 +493,57 @@ mod tests {
         let md = read.to_markdown();
         assert!(md.contains("1000 row(s) per transaction: 0.50×\n"), "{md}");
         assert_eq!(read.ceilings.drift(), None);
+    }
+
+    fn step(rate: f64, held: bool, ceiling_after: Option<f64>) -> crate::workload::StepResult {
+        crate::workload::StepResult {
+            offered_rate: rate,
+            seconds: 10.0,
+            delivered_per_sec: rate,
+            held,
+            tally: crate::record::Tally::default(),
+            server_cpu_us_per_delivery: None,
+            ceiling_after,
+        }
+    }
+
+    /// With the ceiling probed after every step, the ratio is to the two
+    /// probes around the attempt that decided the highest rate held: the
+    /// second attempt, when the first failed.
+    #[test]
+    fn the_probed_ratio_is_to_the_probes_around_the_deciding_attempt() {
+        let mut r = report(100_000.0, Some(100_000.0));
+        let w1 = r.servers[0].w1.as_mut().expect("w1");
+        w1.warm_up_ceiling = Some(90_000.0);
+        w1.steps = vec![
+            step(25_000.0, true, Some(80_000.0)),
+            step(50_000.0, false, Some(70_000.0)),
+            step(50_000.0, true, Some(50_000.0)),
+            step(100_000.0, false, Some(95_000.0)),
+            step(100_000.0, false, Some(85_000.0)),
+        ];
+        assert_eq!(w1.ceiling_around_best(), Some((70_000.0, 50_000.0)));
+        let md = r.to_markdown();
+        assert!(
+            md.contains(
+                "right after the step that held (70000 and 50000 rows/s, on the server's core): \
+                 0.83× of their mean (6 probes during Oriole's W1, 50000 to 95000 rows/s)"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| yes | 50000 |"), "{md}");
+
+        // The first step decided: the probe before it is the warm-up's.
+        let w1 = r.servers[0].w1.as_mut().expect("w1");
+        w1.max_held_rate = Some(25_000.0);
+        assert_eq!(w1.ceiling_around_best(), Some((90_000.0, 80_000.0)));
+    }
+
+    /// Without probes (peers, older reports) the line is left out.
+    #[test]
+    fn no_probes_no_probed_ratio() {
+        let md = report(100_000.0, None).to_markdown();
+        assert!(!md.contains("right before and right after"), "{md}");
+        assert!(!md.contains("ceiling right after, rows/s"), "{md}");
     }
 }

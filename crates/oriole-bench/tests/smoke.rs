@@ -11,7 +11,7 @@ use oriole_bench::adapter::relay::Relay;
 use oriole_bench::adapter::{ConnectMode, Target};
 use oriole_bench::record::{Recorder, RunClock};
 use oriole_bench::workload::{
-    self, close_all, connect_many, register_many, run_step, Knobs, StepSpec,
+    self, close_all, connect_many, register_many, run_step, CeilingProbe, Knobs, StepSpec,
 };
 use oriole_server::{launch_with_listener, Settings};
 use oriole_store_sqlite::{SqliteOptions, SqliteStore};
@@ -75,6 +75,7 @@ fn spec(rate: f64, seconds: f64) -> StepSpec {
         drain: Duration::from_secs(20),
         judge_last_member: false,
         server_pid: None,
+        ceiling_probe: None,
     }
 }
 
@@ -101,9 +102,23 @@ async fn w1_and_w2_against_oriole_deliver_exactly_once() {
         .map(|r| Target::Direct(r.name.clone()))
         .collect();
 
-    let step = run_step(&mut sending, &targets, &recorder, spec(30.0, 3.0))
+    // With the SQLite ceiling probed after it, as `all` does for Oriole.
+    let probed = StepSpec {
+        ceiling_probe: Some(CeilingProbe {
+            each: Duration::from_millis(300),
+            core: None,
+            body_bytes: 100,
+        }),
+        ..spec(30.0, 3.0)
+    };
+    let step = run_step(&mut sending, &targets, &recorder, probed)
         .await
         .expect("step ran");
+    assert!(
+        step.ceiling_after.is_some_and(|rows| rows > 0.0),
+        "the ceiling was probed after the step: {:?}",
+        step.ceiling_after
+    );
     let t = &step.tally;
     assert_eq!(t.sent, 90, "every slot was sent: {t:?}");
     assert_eq!(t.delivered, 90, "every message arrived: {t:?}");

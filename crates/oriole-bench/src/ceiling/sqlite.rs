@@ -22,6 +22,36 @@ pub struct InsertRate {
     pub txns_per_sec: f64,
 }
 
+/// [`measure`] into a fresh database of its own, on its own thread pinned
+/// to `core` when one is given (the server's core, so that the ceiling
+/// and the server it bounds run on the same CPU), on a runtime of its own
+/// so that SQLite's thread, which sqlx starts from it, is pinned too.
+pub async fn measure_on(
+    core: Option<usize>,
+    batch_sizes: Vec<u32>,
+    each: Duration,
+    body_bytes: usize,
+) -> anyhow::Result<Vec<InsertRate>> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("sqlite-ceiling".into())
+        .spawn(move || {
+            let measured = (|| {
+                if let Some(core) = core {
+                    crate::process::pin_current_thread(core)?;
+                }
+                let dir = tempfile::tempdir()?;
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+                    .block_on(measure(dir.path(), &batch_sizes, each, body_bytes))
+            })();
+            let _ = done.send(measured);
+        })
+        .context("starting the ceiling's thread")?;
+    result.await.context("the ceiling's thread ended early")?
+}
+
 /// Insert for `each` per batch size into a fresh database under `dir`.
 pub async fn measure(
     dir: &std::path::Path,

@@ -64,6 +64,57 @@ pub struct Knobs {
     pub w4_concurrency: usize,
     /// The server's PID, when known: steps wait for it to go idle.
     pub server_pid: Option<u32>,
+    /// After every W1 step, measure SQLite's 1000-row insert ceiling for
+    /// this long (see [`CeilingProbe`]); none when not set.
+    #[serde(default)]
+    pub ceiling_probe_secs: Option<f64>,
+    /// The core those measurements run on (the server's).
+    #[serde(default)]
+    pub ceiling_core: Option<usize>,
+}
+
+impl Knobs {
+    /// The probe after each W1 step, when one is asked for.
+    pub fn ceiling_probe(&self) -> Option<CeilingProbe> {
+        self.ceiling_probe_secs.map(|secs| CeilingProbe {
+            each: Duration::from_secs_f64(secs),
+            core: self.ceiling_core,
+            body_bytes: self.message_bytes,
+        })
+    }
+}
+
+/// SQLite's 1000-row insert ceiling measured right after a step, into a
+/// fresh database, on the server's core while the server is idle. The
+/// machine's speed can change by a third within a run (a VM shares its
+/// host), so a ceiling measured minutes before or after a server's steps
+/// can say more about those minutes than about the server; one measured
+/// seconds from the step that held does not.
+#[derive(Debug, Clone, Copy)]
+pub struct CeilingProbe {
+    pub each: Duration,
+    pub core: Option<usize>,
+    pub body_bytes: usize,
+}
+
+/// Rows per transaction in a probe: the ceiling's largest batch.
+pub const PROBE_ROWS_PER_TXN: u32 = 1000;
+
+impl CeilingProbe {
+    /// Rows per second.
+    pub async fn measure(&self) -> anyhow::Result<f64> {
+        let rates = crate::ceiling::sqlite::measure_on(
+            self.core,
+            vec![PROBE_ROWS_PER_TXN],
+            self.each,
+            self.body_bytes,
+        )
+        .await?;
+        rates
+            .first()
+            .map(|r| r.rows_per_sec)
+            .context("the probe measured nothing")
+    }
 }
 
 impl Default for Knobs {
@@ -90,6 +141,8 @@ impl Default for Knobs {
             w4_logins: 500,
             w4_concurrency: 32,
             server_pid: None,
+            ceiling_probe_secs: None,
+            ceiling_core: None,
         }
     }
 }
@@ -110,6 +163,10 @@ pub struct StepResult {
     /// number for a change of the server's hot path.
     #[serde(default)]
     pub server_cpu_us_per_delivery: Option<f64>,
+    /// SQLite's 1000-row insert ceiling (rows/s) measured right after this
+    /// step, when the workload probes it (see [`CeilingProbe`]).
+    #[serde(default)]
+    pub ceiling_after: Option<f64>,
 }
 
 /// Register `n` accounts named `{base}{i}`, a few at a time, in order.
@@ -174,6 +231,8 @@ pub struct StepSpec {
     pub judge_last_member: bool,
     /// Before the step, wait for this process (the server) to go idle.
     pub server_pid: Option<u32>,
+    /// After the step, measure SQLite's ceiling.
+    pub ceiling_probe: Option<CeilingProbe>,
 }
 
 /// Run one open-loop step: `senders[i]` sends to `targets[i]`, the rate
@@ -243,6 +302,16 @@ pub async fn run_step<S: Session>(
         .last_receipt_us
         .map_or(0, |last| last.saturating_sub(start_us))
         .max(1);
+    let ceiling_after = match spec.ceiling_probe {
+        Some(probe) => {
+            // On the server's core: it must be idle first.
+            if let Some(pid) = spec.server_pid {
+                crate::process::settle(pid, Duration::from_secs(30)).await;
+            }
+            Some(probe.measure().await?)
+        }
+        None => None,
+    };
     Ok(StepResult {
         offered_rate: spec.rate,
         seconds: spec.seconds,
@@ -250,6 +319,7 @@ pub async fn run_step<S: Session>(
         held,
         tally,
         server_cpu_us_per_delivery,
+        ceiling_after,
     })
 }
 

@@ -20,6 +20,36 @@ pub struct W1Result {
     pub steps: Vec<StepResult>,
     /// The highest offered rate with p99 within the limit and nothing lost.
     pub max_held_rate: Option<f64>,
+    /// SQLite's 1000-row ceiling measured right after the warm-up: the
+    /// one before the first step (each step has the one after it).
+    #[serde(default)]
+    pub warm_up_ceiling: Option<f64>,
+}
+
+impl W1Result {
+    /// SQLite's 1000-row ceiling measured right before and right after
+    /// the attempt that decided the highest rate held, when probed.
+    pub fn ceiling_around_best(&self) -> Option<(f64, f64)> {
+        let best = self.max_held_rate?;
+        // The attempt that decided a rate is its last.
+        let at = self
+            .steps
+            .iter()
+            .rposition(|s| s.held && s.offered_rate == best)?;
+        let before = match at {
+            0 => self.warm_up_ceiling,
+            _ => self.steps[at - 1].ceiling_after,
+        }?;
+        Some((before, self.steps[at].ceiling_after?))
+    }
+
+    /// Every ceiling probed during the run, in order.
+    pub fn ceilings_probed(&self) -> Vec<f64> {
+        self.warm_up_ceiling
+            .into_iter()
+            .chain(self.steps.iter().filter_map(|s| s.ceiling_after))
+            .collect()
+    }
 }
 
 pub async fn run<P: Protocol>(proto: &P, k: &Knobs) -> anyhow::Result<W1Result> {
@@ -50,10 +80,11 @@ pub async fn run<P: Protocol>(proto: &P, k: &Knobs) -> anyhow::Result<W1Result> 
         drain: Duration::from_secs_f64(k.drain_secs),
         judge_last_member: false,
         server_pid: k.server_pid,
+        ceiling_probe: k.ceiling_probe(),
     };
     // Warm-up, not reported: first messages on fresh sessions and a cold
     // database say little about the steady state.
-    run_step(
+    let warm_up = run_step(
         &mut sending,
         &targets,
         &recorder,
@@ -77,8 +108,11 @@ pub async fn run<P: Protocol>(proto: &P, k: &Knobs) -> anyhow::Result<W1Result> 
         )
         .await?;
         for step in &attempts {
+            let ceiling = step.ceiling_after.map_or_else(String::new, |c| {
+                format!("; SQLite ceiling after it {c:.0} rows/s")
+            });
             eprintln!(
-                "oriole-bench: {} w1 {rate:.0} msg/s: p99 {:.1} ms, late {}, lost {}, dup {}, errors {} -> {}",
+                "oriole-bench: {} w1 {rate:.0} msg/s: p99 {:.1} ms, late {}, lost {}, dup {}, errors {} -> {}{ceiling}",
                 proto.name(),
                 step.tally.latency.p99_ms,
                 step.tally.late,
@@ -97,5 +131,6 @@ pub async fn run<P: Protocol>(proto: &P, k: &Knobs) -> anyhow::Result<W1Result> 
         pairs,
         steps,
         max_held_rate: search.best(),
+        warm_up_ceiling: warm_up.ceiling_after,
     })
 }

@@ -79,6 +79,7 @@ async fn one_group<P: Protocol>(
         drain: Duration::from_secs_f64(k.drain_secs),
         judge_last_member: true,
         server_pid: k.server_pid,
+        ceiling_probe: None,
     };
     // Warm-up, not reported.
     run_step(
