@@ -3,7 +3,7 @@
 //! they get; it keeps the latency histograms and finds loss and duplicates
 //! by (receiver, sender, sequence number).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -15,6 +15,10 @@ use crate::probe::Probe;
 
 /// Latencies are recorded in µs, up to a minute, with 3 significant digits.
 const MAX_LATENCY_US: u64 = 60_000_000;
+
+/// Scheduled send time is cut into windows this long, to show where in a
+/// step the messages over the limit were (see [`SlowWindow`]).
+pub const WINDOW_US: u64 = 250_000;
 
 /// The generator's one clock: scheduled times and receipt times are both
 /// read from it, in µs since it started.
@@ -69,13 +73,20 @@ struct RunState {
     stale: u64,
     first_receipt_us: Option<u64>,
     last_receipt_us: Option<u64>,
+    /// A delivery slower than this (µs) is over the limit.
+    slow_us: u64,
+    /// Per window of scheduled send time ([`WINDOW_US`]): deliveries over
+    /// the limit, and the slowest delivery.
+    windows: BTreeMap<u64, (u64, u64)>,
 }
 
 impl RunState {
-    fn new(run: u64, fanout: u32) -> RunState {
+    fn new(run: u64, fanout: u32, slow_us: u64) -> RunState {
         RunState {
             run,
             fanout,
+            slow_us,
+            windows: BTreeMap::new(),
             seen: HashSet::new(),
             per_message: HashMap::new(),
             latency: new_histogram(),
@@ -96,7 +107,7 @@ impl Recorder {
     pub fn new(clock: RunClock) -> Recorder {
         Recorder {
             clock,
-            run: Mutex::new(RunState::new(0, 1)),
+            run: Mutex::new(RunState::new(0, 1, u64::MAX)),
             sent: AtomicU64::new(0),
             send_errors: AtomicU64::new(0),
             arrivals: AtomicU64::new(0),
@@ -107,9 +118,11 @@ impl Recorder {
         self.clock
     }
 
-    /// Start counting a new run; anything from earlier runs is stale.
-    pub fn start_run(&self, run: u64, fanout: u32) {
-        *self.state() = RunState::new(run, fanout.max(1));
+    /// Start counting a new run; anything from earlier runs is stale. A
+    /// delivery slower than `slow_us` counts in its window's
+    /// [`SlowWindow`] (`u64::MAX`: no limit).
+    pub fn start_run(&self, run: u64, fanout: u32, slow_us: u64) {
+        *self.state() = RunState::new(run, fanout.max(1), slow_us);
         self.sent.store(0, Ordering::SeqCst);
         self.send_errors.store(0, Ordering::SeqCst);
     }
@@ -147,6 +160,13 @@ impl Recorder {
             .clamp(1, MAX_LATENCY_US);
         // Clamped into the histogram's range, so recording cannot fail.
         let _ = st.latency.record(latency);
+        let over = latency > st.slow_us;
+        let window = st
+            .windows
+            .entry(probe.scheduled_us / WINDOW_US)
+            .or_default();
+        window.0 += u64::from(over);
+        window.1 = window.1.max(latency);
         st.first_receipt_us.get_or_insert(now);
         st.last_receipt_us = Some(now);
         let fanout = st.fanout;
@@ -224,6 +244,7 @@ impl Recorder {
             last_member: LatencySummary::of(&st.last_member),
             first_receipt_us: st.first_receipt_us,
             last_receipt_us: st.last_receipt_us,
+            slow_windows: slow_windows(&st.windows),
         }
     }
 
@@ -257,6 +278,37 @@ pub struct Tally {
     pub last_member: LatencySummary,
     pub first_receipt_us: Option<u64>,
     pub last_receipt_us: Option<u64>,
+    /// The windows of scheduled send time that held deliveries over the
+    /// limit, in order: where in the step a failing p99 came from.
+    #[serde(default)]
+    pub slow_windows: Vec<SlowWindow>,
+}
+
+/// A window of scheduled send time ([`WINDOW_US`] long) with deliveries
+/// over the step's latency limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlowWindow {
+    /// Where the window starts, in ms after the step's first window.
+    pub from_ms: u64,
+    /// Deliveries over the limit.
+    pub over: u64,
+    /// The slowest delivery, in ms.
+    pub max_ms: f64,
+}
+
+fn slow_windows(windows: &BTreeMap<u64, (u64, u64)>) -> Vec<SlowWindow> {
+    let Some(&first) = windows.keys().next() else {
+        return Vec::new();
+    };
+    windows
+        .iter()
+        .filter(|(_, &(over, _))| over > 0)
+        .map(|(&at, &(over, max_us))| SlowWindow {
+            from_ms: (at - first) * WINDOW_US / 1000,
+            over,
+            max_ms: max_us as f64 / 1000.0,
+        })
+        .collect()
 }
 
 impl Tally {
@@ -317,7 +369,7 @@ mod tests {
     #[test]
     fn counts_loss_duplicates_and_stale() {
         let r = Recorder::new(RunClock::new());
-        r.start_run(5, 1);
+        r.start_run(5, 1, u64::MAX);
         for _ in 0..3 {
             r.count_sent();
         }
@@ -339,7 +391,7 @@ mod tests {
     #[test]
     fn stragglers_after_the_tally_are_late_not_lost() {
         let r = Recorder::new(RunClock::new());
-        r.start_run(7, 1);
+        r.start_run(7, 1, u64::MAX);
         r.deliver(1, &probe_text(7, 0, 0));
         let mut t = r.tally(4);
         assert_eq!((t.delivered, t.lost, t.late), (1, 3, 0));
@@ -361,7 +413,7 @@ mod tests {
     #[test]
     fn last_member_waits_for_the_whole_group() {
         let r = Recorder::new(RunClock::new());
-        r.start_run(9, 3);
+        r.start_run(9, 3, u64::MAX);
         r.deliver(1, &probe_text(9, 0, 0));
         r.deliver(2, &probe_text(9, 0, 0));
         assert_eq!(r.tally(3).last_member.count, 0);
@@ -369,5 +421,36 @@ mod tests {
         let t = r.tally(3);
         assert_eq!(t.last_member.count, 1);
         assert!(t.exactly_once());
+    }
+
+    fn probe_at(run: u64, seq: u64, scheduled_us: u64) -> String {
+        Probe {
+            run,
+            sender: 0,
+            seq,
+            scheduled_us,
+        }
+        .encode(0)
+    }
+
+    /// Deliveries over the limit are counted by window of scheduled send
+    /// time, from the first window with any delivery.
+    #[test]
+    fn slow_deliveries_are_placed_in_their_windows() {
+        let r = Recorder::new(RunClock::new());
+        // Every delivery is slower than 0 µs; scheduled 0.3 s, 0.35 s,
+        // 0.6 s and 1.3 s into the clock.
+        r.start_run(3, 1, 0);
+        for (seq, at) in [(0, 300_000), (1, 350_000), (2, 600_000), (3, 1_300_000)] {
+            r.deliver(1, &probe_at(3, seq, at));
+        }
+        let windows = r.tally(4).slow_windows;
+        let placed: Vec<(u64, u64)> = windows.iter().map(|w| (w.from_ms, w.over)).collect();
+        assert_eq!(placed, vec![(0, 2), (250, 1), (1000, 1)]);
+
+        // With no limit there are none.
+        r.start_run(4, 1, u64::MAX);
+        r.deliver(1, &probe_at(4, 0, 0));
+        assert!(r.tally(1).slow_windows.is_empty());
     }
 }

@@ -111,6 +111,49 @@ fn probed_ratio(w1: &W1Result) -> String {
     )
 }
 
+/// Windows listed per failed attempt at most.
+const SLOW_WINDOWS_LISTED: usize = 6;
+
+/// Where in each failed attempt the messages over the limit were sent,
+/// by window of scheduled send time: a stall in one window reads
+/// differently from a tail spread over the whole step.
+fn slow_windows(steps: &[crate::workload::StepResult]) -> String {
+    let mut md = String::new();
+    for st in steps.iter().filter(|st| !st.held) {
+        let windows = &st.tally.slow_windows;
+        if windows.is_empty() {
+            continue;
+        }
+        if md.is_empty() {
+            md.push_str(&format!(
+                "\nOver the limit in the attempts that failed, by {} ms window of scheduled send time (from the step's start: messages over, slowest):\n\n",
+                crate::record::WINDOW_US / 1000
+            ));
+        }
+        let listed = windows
+            .iter()
+            .take(SLOW_WINDOWS_LISTED)
+            .map(|w| {
+                format!(
+                    "{:.2} s: {}, {:.0} ms",
+                    w.from_ms as f64 / 1000.0,
+                    w.over,
+                    w.max_ms
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let more = windows.len().saturating_sub(SLOW_WINDOWS_LISTED);
+        let more = if more > 0 {
+            format!("; {more} more")
+        } else {
+            String::new()
+        };
+        md.push_str(&format!("- {:.0} msg/s: {listed}{more}\n", st.offered_rate));
+    }
+    md
+}
+
 /// Above this drift between the two ceilings, the report says the
 /// machine's speed changed during the run.
 const DRIFT_NOTED: f64 = 0.10;
@@ -306,6 +349,7 @@ impl Report {
                     if st.held { "yes" } else { "no" }
                 ));
             }
+            md.push_str(&slow_windows(&w1.steps));
         };
         for s in &self.servers {
             if let Some(w1) = &s.w1 {
@@ -537,6 +581,33 @@ mod tests {
         let w1 = r.servers[0].w1.as_mut().expect("w1");
         w1.max_held_rate = Some(25_000.0);
         assert_eq!(w1.ceiling_around_best(), Some((90_000.0, 80_000.0)));
+    }
+
+    /// A failed attempt lists its windows over the limit; a held one not.
+    #[test]
+    fn failed_attempts_list_where_they_were_slow() {
+        let mut r = report(100_000.0, None);
+        let window = |from_ms, over, max_ms| crate::record::SlowWindow {
+            from_ms,
+            over,
+            max_ms,
+        };
+        let mut failed = step(50_000.0, false, None);
+        failed.tally.slow_windows = (0..8).map(|i| window(2000 + 250 * i, 10, 85.0)).collect();
+        failed.tally.slow_windows[0].over = 3754;
+        let mut held = step(50_000.0, true, None);
+        held.tally.slow_windows = vec![window(500, 1, 51.0)];
+        r.servers[0].w1.as_mut().expect("w1").steps = vec![failed, held];
+        let md = r.to_markdown();
+        assert!(
+            md.contains(
+                "- 50000 msg/s: 2.00 s: 3754, 85 ms; 2.25 s: 10, 85 ms; 2.50 s: 10, 85 ms; \
+                 2.75 s: 10, 85 ms; 3.00 s: 10, 85 ms; 3.25 s: 10, 85 ms; 2 more\n"
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("0.50 s"), "{md}");
+        assert_eq!(md.matches("msg/s: ").count(), 1, "{md}");
     }
 
     /// Without probes (peers, older reports) the line is left out.

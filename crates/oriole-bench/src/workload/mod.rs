@@ -249,7 +249,8 @@ pub async fn run_step<S: Session>(
     let ticks_before = spec.server_pid.and_then(crate::process::cpu_ticks);
     let n = senders.len().max(1);
     let run = rand::random::<u64>() >> 1;
-    recorder.start_run(run, spec.fanout);
+    // `as` saturates: a limit of f64::MAX is no limit.
+    recorder.start_run(run, spec.fanout, (spec.p99_limit_ms * 1000.0) as u64);
     let per_sender = spec.rate / n as f64;
     let count = ((per_sender * spec.seconds).round() as u64).max(1);
     let interval_us = 1e6 / per_sender;

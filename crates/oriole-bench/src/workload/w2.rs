@@ -38,7 +38,8 @@ pub async fn run<P: Protocol>(proto: &P, k: &Knobs) -> anyhow::Result<W2Result> 
     let recorder = Arc::new(Recorder::new(RunClock::new()));
     let clock = recorder.clock();
     let run = rand::random::<u64>() >> 1;
-    recorder.start_run(run, 1);
+    // A drain has no latency limit.
+    recorder.start_run(run, 1, u64::MAX);
     let mut sending = connect_many(
         proto,
         &senders,
