@@ -41,13 +41,16 @@ for _ in $(seq 100); do
 done
 
 # Per thread: name, user+system ticks, voluntary and involuntary switches.
+# A thread may exit between the glob and the reads (the blocking pool's
+# threads come and go): skip it. Under `set -e` a failed read here would
+# end the script, and its clean-up would stop the server mid-step.
 threads() {
     for t in /proc/"$pid"/task/*; do
         local name stat vol inv
-        name=$(cat "$t/comm")
-        stat=$(sed 's/^.*) //' "$t/stat")
-        vol=$(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status")
-        inv=$(awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$t/status")
+        name=$(cat "$t/comm" 2>/dev/null) || continue
+        stat=$(sed 's/^.*) //' "$t/stat" 2>/dev/null) || continue
+        vol=$(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status" 2>/dev/null) || continue
+        inv=$(awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$t/status" 2>/dev/null) || continue
         echo "$(basename "$t") $name $(echo "$stat" | awk '{print $12 + $13}') $vol $inv"
     done
 }
