@@ -125,11 +125,12 @@ impl<S: Store> Oriole<S> {
             .await?)
     }
 
-    /// The periodic audit report over the last `period_ms`, built like
+    /// The periodic audit report over `[since_ms, now)`, built like
     /// `oriole audit report` does: the whole log and its checkpoints,
     /// verified with the server's audit key. It holds pseudonymous ids and
-    /// codes only. For the server's own schedule (no operator).
-    pub async fn audit_report(&self, period_ms: i64) -> ServiceResult<Report> {
+    /// codes only. For the server's own schedule (no operator), which
+    /// passes the previous report's `until` so that the periods tile.
+    pub async fn audit_report(&self, since_ms: i64) -> ServiceResult<Report> {
         // Checkpoints first: every one of them then seals entries read after.
         let checkpoints = self.store.audit_checkpoints().await?;
         let mut entries: Vec<AuditEntry> = Vec::new();
@@ -149,7 +150,7 @@ impl<S: Store> Oriole<S> {
         let key = AuditPublicKey::parse(&key.to_pem())
             .map_err(|e| ServiceError::new(ErrorCode::Internal, format!("the audit key: {e}")))?;
         let now = self.now_ms();
-        let since = now.saturating_sub(period_ms);
+        let since = since_ms.min(now);
         let options = ReportOptions::new(now, vec![key]);
         tokio::task::spawn_blocking(move || Report::build(&entries, &checkpoints, since, &options))
             .await
@@ -162,8 +163,9 @@ impl<S: Store> Oriole<S> {
         Ok(self.store.audit_checkpoints().await?)
     }
 
-    /// Now, in the audit log's unit (Unix milliseconds).
-    pub(crate) fn now_ms(&self) -> i64 {
+    /// Now, in the audit log's unit (Unix milliseconds), by the service's
+    /// clock.
+    pub fn now_ms(&self) -> i64 {
         self.clock.now().0
     }
 

@@ -62,18 +62,18 @@ pub fn spawn_sealer<S: Store>(state: Arc<AppState<S>>, stop: CancellationToken) 
     });
 }
 
-/// Write the audit report over the last `period` to
+/// Write the audit report over `[since_ms, now)` to
 /// `DATA/reports/audit-<time>.md` and `.json` (`<time>` is the end of the
-/// period, UTC); returns the Markdown file's path. Each file is written
-/// beside its final name, then renamed, so a reader never sees half of one.
+/// period, UTC); returns the Markdown file's path and the period's end, the
+/// next report's start. Each file is written beside its final name, then
+/// renamed, so a reader never sees half of one.
 pub async fn write_report<S: Store>(
     state: &AppState<S>,
-    period: Duration,
-) -> Result<PathBuf, String> {
-    let period_ms = i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
+    since_ms: i64,
+) -> Result<(PathBuf, i64), String> {
     let report = state
         .oriole
-        .audit_report(period_ms)
+        .audit_report(since_ms)
         .await
         .map_err(|e| e.to_string())?;
     let json = report.to_json().map_err(|e| e.to_string())?;
@@ -94,17 +94,21 @@ pub async fn write_report<S: Store>(
     write(md.clone(), report.to_markdown())
         .await
         .map_err(|e| format!("{stem}.md: {e}"))?;
-    Ok(md)
+    Ok((md, report.until))
 }
 
 /// Start the report task when `report_secs` is not 0; it stops when `stop`
-/// is cancelled. The first report is written one period after start.
+/// is cancelled. The first report is written one period after start and
+/// covers the time since start; each next one starts where the last ended,
+/// so a late tick (a busy machine) widens a period instead of leaving a gap
+/// no report covers. A failed report's period is folded into the next.
 pub fn spawn_reporter<S: Store>(state: Arc<AppState<S>>, stop: CancellationToken) {
     let secs = state.settings.audit.report_secs;
     if secs == 0 {
         return;
     }
     let every = Duration::from_secs(secs);
+    let mut since = state.oriole.now_ms();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -113,8 +117,11 @@ pub fn spawn_reporter<S: Store>(state: Arc<AppState<S>>, stop: CancellationToken
                 () = stop.cancelled() => break,
                 _ = ticker.tick() => {}
             }
-            match write_report(&state, every).await {
-                Ok(path) => tracing::info!(path = %path.display(), "audit report written"),
+            match write_report(&state, since).await {
+                Ok((path, until)) => {
+                    since = until;
+                    tracing::info!(path = %path.display(), "audit report written");
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "writing the audit report failed; retried next period")
                 }

@@ -960,4 +960,31 @@ async fn the_server_writes_the_audit_report_on_its_schedule() {
     for text in [md, report.to_string()] {
         assert!(!text.contains("alice"), "{text}");
     }
+    // The periods tile: each report starts where the one before it ended,
+    // so an entry falls in exactly one report however late a tick fires.
+    let mut periods = Vec::new();
+    for _ in 0..600 {
+        periods = std::fs::read_dir(&reports)
+            .expect("reports")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).expect("read report");
+                let r: serde_json::Value = serde_json::from_str(&text).expect("json report");
+                (
+                    r["since"].as_i64().expect("since"),
+                    r["until"].as_i64().expect("until"),
+                )
+            })
+            .collect::<Vec<_>>();
+        if periods.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    periods.sort_unstable();
+    assert!(periods.len() >= 3, "{periods:?}");
+    for pair in periods.windows(2) {
+        assert_eq!(pair[0].1, pair[1].0, "{periods:?}");
+    }
 }
