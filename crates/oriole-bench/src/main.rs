@@ -430,7 +430,12 @@ async fn all(args: AllArgs, pinned: bool) -> anyhow::Result<()> {
         report.ceilings.sqlite = sqlite_ceiling(core, &knobs).await?;
         eprintln!("oriole-bench: bare relay ceiling");
         let relay = ServerProcess::start(process::relay_launch(core)?).await?;
-        report.ceilings.relay_w1 = Some(workload::w1::run(&Relay::new(&relay.url), &knobs).await?);
+        let relay_knobs = workload::Knobs {
+            server_pid: Some(relay.pid),
+            ..knobs.clone()
+        };
+        report.ceilings.relay_w1 =
+            Some(workload::w1::run(&Relay::new(&relay.url), &relay_knobs).await?);
         relay.stop().await;
         write_outputs(&report, &common.out)?;
     }
@@ -569,6 +574,10 @@ async fn run(args: RunArgs, pinned: bool) -> anyhow::Result<()> {
             run_workloads(&proto, &knobs, &common.workloads, &mut sr).await;
         }
         TargetKind::Relay => {
+            let knobs = workload::Knobs {
+                server_pid: sr.pid,
+                ..knobs.clone()
+            };
             let w1 = workload::w1::run(&Relay::new(&url), &knobs).await?;
             report.ceilings.relay_w1 = Some(w1);
         }

@@ -203,6 +203,67 @@ impl Report {
         self.servers.iter().find(|s| s.name == name)
     }
 
+    /// What one message may cost the server's core for Oriole to hold 70%
+    /// of the 1000-row ceiling, next to what it costs Oriole, the bare
+    /// relay (sockets and framing only) and SQLite (a row, fsync waits
+    /// excluded): the budget the target sets, from the same run.
+    fn cpu_budget(&self, ours: &W1Result) -> Option<String> {
+        let best = ours.max_held_rate?;
+        let cpu_at = |w1: &W1Result, rate: f64| {
+            w1.steps
+                .iter()
+                .filter(|st| st.held && st.server_cpu_us_per_delivery.is_some())
+                .min_by(|a, b| {
+                    (a.offered_rate - rate)
+                        .abs()
+                        .total_cmp(&(b.offered_rate - rate).abs())
+                })
+                .and_then(|st| Some((st.offered_rate, st.server_cpu_us_per_delivery?)))
+        };
+        let (_, oriole_us) = cpu_at(ours, best)?;
+        let ceiling = match ours.ceiling_around_best() {
+            Some((before, after)) => (before + after) / 2.0,
+            None => {
+                self.ceilings
+                    .sqlite
+                    .iter()
+                    .max_by_key(|c| c.rows_per_txn)?
+                    .rows_per_sec
+            }
+        };
+        let target = 0.7 * ceiling;
+        let mut line = format!(
+            "- CPU per message on the server's core: 70% of the 1000-row ceiling is {target:.0} msg/s, which leaves {:.1} µs a message for everything; Oriole spends {oriole_us:.1} µs at {best:.0} msg/s",
+            1e6 / target
+        );
+        if let Some((rate, us)) = self
+            .ceilings
+            .relay_w1
+            .as_ref()
+            .and_then(|r| cpu_at(r, best))
+        {
+            line.push_str(&format!(
+                "; the bare relay {us:.1} µs at {rate:.0} msg/s (its held step nearest Oriole's)"
+            ));
+        }
+        let row = self
+            .ceilings
+            .sqlite
+            .iter()
+            .chain(&self.ceilings.sqlite_after)
+            .filter(|c| c.rows_per_txn == 1000)
+            .filter_map(|c| c.cpu_us_per_row)
+            .collect::<Vec<_>>();
+        if !row.is_empty() {
+            let mean = row.iter().sum::<f64>() / row.len() as f64;
+            line.push_str(&format!(
+                "; SQLite {mean:.1} µs a row at 1000 rows per transaction (fsync waits excluded)"
+            ));
+        }
+        line.push_str(".\n");
+        Some(line)
+    }
+
     /// The report as Markdown: summary, ratios, ceilings, then every step.
     pub fn to_markdown(&self) -> String {
         let mut md = String::new();
@@ -297,19 +358,28 @@ impl Report {
                     ratio(ours, relay.max_held_rate)
                 ));
             }
+            if let Some(line) = oriole.w1.as_ref().and_then(|w1| self.cpu_budget(w1)) {
+                md.push_str(&line);
+            }
         }
 
         if !self.ceilings.sqlite.is_empty() {
             md.push_str("\n### SQLite insert ceiling (WAL, synchronous=FULL)\n\n");
-            md.push_str("| rows per transaction | rows/s | commits/s | rows/s, again after Oriole |\n| ---: | ---: | ---: | ---: |\n");
+            md.push_str("| rows per transaction | rows/s | commits/s | CPU µs/row | rows/s, again after Oriole | CPU µs/row, after |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n");
+            let cpu = |c: &InsertRate| {
+                c.cpu_us_per_row
+                    .map_or_else(|| "—".to_owned(), |us| format!("{us:.1}"))
+            };
             for c in &self.ceilings.sqlite {
-                let after = self
-                    .ceilings
-                    .after(c.rows_per_txn)
-                    .map_or_else(|| "—".to_owned(), |a| format!("{:.0}", a.rows_per_sec));
+                let after = self.ceilings.after(c.rows_per_txn);
                 md.push_str(&format!(
-                    "| {} | {:.0} | {:.0} | {after} |\n",
-                    c.rows_per_txn, c.rows_per_sec, c.txns_per_sec
+                    "| {} | {:.0} | {:.0} | {} | {} | {} |\n",
+                    c.rows_per_txn,
+                    c.rows_per_sec,
+                    c.txns_per_sec,
+                    cpu(c),
+                    after.map_or_else(|| "—".to_owned(), |a| format!("{:.0}", a.rows_per_sec)),
+                    after.map_or_else(|| "—".to_owned(), cpu),
                 ));
             }
         }
@@ -468,6 +538,7 @@ mod tests {
 
     fn rate(rows_per_txn: u32, rows_per_sec: f64) -> InsertRate {
         InsertRate {
+            cpu_us_per_row: None,
             rows_per_txn,
             rows: 0,
             transactions: 0,
@@ -515,7 +586,10 @@ mod tests {
             ),
             "{md}"
         );
-        assert!(md.contains("| 1000 | 100000 | 100 | 62500 |"), "{md}");
+        assert!(
+            md.contains("| 1000 | 100000 | 100 | — | 62500 | — |"),
+            "{md}"
+        );
         assert!(md.contains("ceilings are 60% apart"), "{md}");
 
         let steady = report(100_000.0, Some(95_000.0)).to_markdown();
@@ -581,6 +655,49 @@ mod tests {
         let w1 = r.servers[0].w1.as_mut().expect("w1");
         w1.max_held_rate = Some(25_000.0);
         assert_eq!(w1.ceiling_around_best(), Some((90_000.0, 80_000.0)));
+    }
+
+    /// The budget line: what 70% of the probed ceiling leaves a message,
+    /// next to Oriole's CPU at the rate it held, the relay's at its held
+    /// step nearest that rate, and SQLite's per row (both ceilings).
+    #[test]
+    fn the_cpu_budget_sets_the_target_against_what_each_part_costs() {
+        let mut r = report(100_000.0, Some(100_000.0));
+        r.ceilings.sqlite[1].cpu_us_per_row = Some(6.0);
+        r.ceilings.sqlite_after[1].cpu_us_per_row = Some(8.0);
+        let with_cpu = |rate, held, us| crate::workload::StepResult {
+            server_cpu_us_per_delivery: Some(us),
+            ..step(rate, held, Some(80_000.0))
+        };
+        let w1 = r.servers[0].w1.as_mut().expect("w1");
+        w1.warm_up_ceiling = Some(80_000.0);
+        w1.steps = vec![
+            with_cpu(25_000.0, true, 30.0),
+            with_cpu(50_000.0, true, 20.0),
+        ];
+        r.ceilings.relay_w1 = Some(W1Result {
+            pairs: 50,
+            steps: vec![
+                with_cpu(25_600.0, true, 9.0),
+                with_cpu(51_200.0, true, 7.5),
+                with_cpu(102_400.0, false, 6.0),
+            ],
+            max_held_rate: Some(51_200.0),
+            warm_up_ceiling: None,
+        });
+        let md = r.to_markdown();
+        assert!(
+            md.contains(
+                "70% of the 1000-row ceiling is 56000 msg/s, which leaves 17.9 µs a message for \
+                 everything; Oriole spends 20.0 µs at 50000 msg/s; the bare relay 7.5 µs at \
+                 51200 msg/s (its held step nearest Oriole's); SQLite 7.0 µs a row"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 1000 | 100000 | 100 | 6.0 | 100000 | 8.0 |"),
+            "{md}"
+        );
     }
 
     /// A failed attempt lists its windows over the limit; a held one not.
