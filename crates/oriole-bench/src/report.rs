@@ -319,7 +319,8 @@ impl Report {
         }
 
         let w1 = |name: &str| self.server(name).and_then(|s| s.w1.as_ref()?.max_held_rate);
-        if let Some(oriole) = self.server("oriole") {
+        // Only a run with Oriole's W1 has W1 ratios to give.
+        if let Some(oriole) = self.server("oriole").filter(|s| s.w1.is_some()) {
             md.push_str("\n### Ratios (W1, same run)\n\n");
             let ours = oriole.w1.as_ref().and_then(|w| w.max_held_rate);
             for s in self.servers.iter().filter(|s| s.name != "oriole") {
@@ -698,6 +699,17 @@ mod tests {
             md.contains("| 1000 | 100000 | 100 | 6.0 | 100000 | 8.0 |"),
             "{md}"
         );
+    }
+
+    /// A run without W1 (W0 and W3 only) has no W1 ratios, and no
+    /// heading for them either.
+    #[test]
+    fn a_run_without_w1_has_no_ratio_heading() {
+        let mut r = report(100_000.0, None);
+        r.servers[0].w1 = None;
+        let md = r.to_markdown();
+        assert!(!md.contains("Ratios"), "{md}");
+        assert!(md.contains("| oriole | — |"), "{md}");
     }
 
     /// A failed attempt lists its windows over the limit; a held one not.
