@@ -182,6 +182,15 @@ impl SqliteStore {
             // WAL itself), and content would pass through that file.
             .pragma("temp_store", "MEMORY")
             .row_buffer_size(ROW_BUFFER);
+        // With FULL, each commit's WAL frames go to the kernel in one
+        // write instead of two per page (`oriole-sqlite-vfs`; it is only
+        // safe when every commit syncs the WAL before publishing it).
+        let base = match opts.synchronous {
+            Synchronous::Full => base.vfs(
+                oriole_sqlite_vfs::register().map_err(|e| StoreError::Backend(e.to_string()))?,
+            ),
+            Synchronous::Normal => base,
+        };
 
         // Migrations run on a connection of their own, with foreign keys
         // off, as SQLite's steps for rebuilding a table ask (0013): with
@@ -331,6 +340,13 @@ mod tests {
             assert_eq!(pragma(pool, "busy_timeout").await, 5000);
         }
         assert_eq!(pragma(&store.reader, "query_only").await, 1);
+        // FULL: every connection opens through the VFS that writes a
+        // commit's WAL frames at once.
+        for pool in [&store.writer, &store.reader] {
+            let mut conn = pool.acquire().await.expect("acquire");
+            let vfs = oriole_sqlite_vfs::vfs_of(&mut conn).await.expect("vfs");
+            assert_eq!(vfs, oriole_sqlite_vfs::NAME);
+        }
         assert_eq!(pragma(&store.writer, "query_only").await, 0);
         assert_eq!(
             pragma(&store.writer, "wal_autocheckpoint").await,
@@ -384,6 +400,12 @@ mod tests {
             .await
             .expect("open");
         assert_eq!(pragma(&store.writer, "synchronous").await, 1, "NORMAL");
+        // A commit under NORMAL publishes its frames without a sync: the
+        // platform's VFS, which writes them before that.
+        let mut conn = store.writer.acquire().await.expect("acquire");
+        let vfs = oriole_sqlite_vfs::vfs_of(&mut conn).await.expect("vfs");
+        assert_eq!(vfs, "unix");
+        drop(conn);
         store.close().await;
     }
 }
