@@ -16,7 +16,9 @@
 //! that writes. In WAL mode SQLite then syncs the WAL at each commit
 //! *before* it publishes the commit's frames in the WAL index, so no other
 //! connection can be told of a frame that is still in this buffer, and a
-//! commit that returned has its frames written (and synced). With
+//! commit that returned has its frames written (and synced). (Read in
+//! SQLite 3.46.0's `sqlite3WalFrames`: frames, `sqlite3OsSync`, then
+//! `walIndexAppend` and `walIndexWriteHdr`; a test pins that version.) With
 //! `NORMAL` a commit publishes frames without a sync, so another
 //! connection could read a frame that is still here: do not use this VFS
 //! then. [`oriole-store-sqlite`] selects it only for `FULL`.

@@ -231,3 +231,22 @@ fn registering_twice_answers_the_same_name() {
     assert_eq!(oriole_sqlite_vfs::register(), Ok(oriole_sqlite_vfs::NAME));
     assert_eq!(oriole_sqlite_vfs::register(), Ok(oriole_sqlite_vfs::NAME));
 }
+
+/// The VFS is safe because SQLite 3.46.0's `sqlite3WalFrames` syncs a
+/// commit's frames before it publishes them in the WAL index (see the
+/// crate's docs). A new SQLite must be read again before it is linked:
+/// this fails until someone has.
+#[tokio::test]
+async fn the_linked_sqlite_is_the_version_whose_commit_order_was_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut conn = through_vfs(&dir.path().join("v.db")).await;
+    let version: String = sqlx::query_scalar("SELECT sqlite_version()")
+        .fetch_one(&mut conn)
+        .await
+        .expect("version");
+    assert_eq!(
+        version, "3.46.0",
+        "SQLite changed: check that sqlite3WalFrames still syncs before walIndexAppend, \
+         then update this test"
+    );
+}
