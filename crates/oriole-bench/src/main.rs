@@ -46,6 +46,11 @@ enum Command {
     SqliteCeiling {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+        /// `unix` (SQLite's own, as in every run's ceilings) or
+        /// `oriole-wal-coalesce` (the VFS Oriole's store uses with
+        /// synchronous = FULL: a commit's WAL frames in a few writes).
+        #[arg(long, default_value = "unix")]
+        vfs: String,
     },
     /// WAL frames a commit of 1:1 messages writes on the store's schema,
     /// as migrated and without each secondary index on `messages`.
@@ -311,13 +316,22 @@ fn main() -> anyhow::Result<()> {
                 println!("listening on ws://{}", listener.local_addr()?);
                 ceiling::relay::serve(listener).await
             }
-            Command::SqliteCeiling { seconds } => {
+            Command::SqliteCeiling { seconds, vfs } => {
+                let vfs = match vfs.as_str() {
+                    "unix" => None,
+                    name if name == oriole_sqlite_vfs::NAME => Some(oriole_sqlite_vfs::register()?),
+                    other => anyhow::bail!(
+                        "unknown VFS `{other}`: use `unix` or `{}`",
+                        oriole_sqlite_vfs::NAME
+                    ),
+                };
                 let dir = tempfile::tempdir()?;
                 let rates = ceiling::sqlite::measure(
                     dir.path(),
                     &[1, 10, 100, 1000],
                     Duration::from_secs_f64(seconds),
                     100,
+                    vfs,
                 )
                 .await?;
                 println!("{}", serde_json::to_string_pretty(&rates)?);

@@ -50,7 +50,7 @@ pub async fn measure_on(
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?
-                    .block_on(measure(dir.path(), &batch_sizes, each, body_bytes))
+                    .block_on(measure(dir.path(), &batch_sizes, each, body_bytes, None))
             })();
             let _ = done.send(measured);
         })
@@ -58,18 +58,25 @@ pub async fn measure_on(
     result.await.context("the ceiling's thread ended early")?
 }
 
-/// Insert for `each` per batch size into a fresh database under `dir`.
+/// Insert for `each` per batch size into a fresh database under `dir`,
+/// through SQLite's own VFS, or the one named by `vfs` (which must be
+/// registered: `unix`, or [`oriole_sqlite_vfs::NAME`]). The ceilings in a
+/// run's results always use SQLite's own.
 pub async fn measure(
     dir: &std::path::Path,
     batch_sizes: &[u32],
     each: Duration,
     body_bytes: usize,
+    vfs: Option<&'static str>,
 ) -> anyhow::Result<Vec<InsertRate>> {
-    let options = SqliteConnectOptions::new()
+    let mut options = SqliteConnectOptions::new()
         .filename(dir.join("ceiling.db"))
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full);
+    if let Some(vfs) = vfs {
+        options = options.vfs(vfs);
+    }
     let mut conn = SqliteConnection::connect_with(&options)
         .await
         .context("opening the ceiling database")?;
