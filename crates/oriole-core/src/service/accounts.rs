@@ -73,7 +73,9 @@ impl<S: Store> Oriole<S> {
                 created_at: self.clock.now(),
             })
             .await?;
-        tracing::info!(user = %user_id, "account created");
+        // Without the id: it is the account's pseudonym in the audit log,
+        // which records the registration; logs carry no personal data.
+        tracing::info!("account created");
         self.accept_policy_at_registration(user_id).await?;
         self.grant_at_registration(user_id, &consents).await?;
         // Device details only under `device_diagnostics` consent.
