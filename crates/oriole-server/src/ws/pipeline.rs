@@ -1,10 +1,12 @@
 //! Sends in flight on one connection. A session queues each `send` in the
 //! store's write queue as it reads its frame, so a connection's messages
 //! commit, and reach their recipients, in frame order. It does not wait
-//! for one to commit before reading the next frame: up to [`MAX_IN_FLIGHT`]
-//! wait for their commits at once (so they can share a group commit), and
-//! their answers go out in frame order. When the window is full the
-//! session stops reading, and TCP pushes back on the client.
+//! for one to commit before reading the next frame the socket already
+//! holds: up to [`MAX_IN_FLIGHT`] wait for their commits at once (so they
+//! share a group commit), and their answers go out in frame order. Then
+//! the session reads nothing more until they are answered: what arrived
+//! meanwhile is read in one go and joins the next commit. While it does
+//! not read, TCP pushes back on the client.
 //!
 //! Sends commit in the order they were queued, so the oldest one waiting
 //! is always the next to finish: only it is polled, and the answers behind

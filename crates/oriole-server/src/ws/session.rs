@@ -22,16 +22,18 @@
 //! session resumes by reading the store after its cursor, so nothing is
 //! lost.
 //!
-//! `send` frames are pipelined (see `pipeline.rs`): the next frame is read
-//! while earlier sends wait for their commit, and answers leave in frame
-//! order. Any other frame first waits for the sends before it.
+//! `send` frames are pipelined (see `pipeline.rs`): every frame the socket
+//! holds is read and queued before the first of them commits, and answers
+//! leave in frame order. Frames that arrive while they wait are read once
+//! they are answered, all together. Any other frame first waits for the
+//! sends before it.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::SinkExt;
+use futures_util::{FutureExt, SinkExt};
 use oriole_core::{Caller, QueuedSend, ServiceError, ServiceResult, Store};
 use oriole_proto::close_code::{GOING_AWAY, PROTOCOL_VIOLATION, REVOKED, TOO_BIG};
 use oriole_proto::{
@@ -239,7 +241,9 @@ impl<S: Store> Session<S> {
                 // Before live events: an answer's own copy is noted as acked
                 // in the same poll that queued it.
                 (reference, outcome) = self.pipeline.finished(), if !self.pipeline.is_idle() => self.on_answer(reference, outcome).await,
-                incoming = self.socket.recv(), if !self.pipeline.is_full() => self.on_incoming(incoming).await,
+                // Not while sends wait for their commit: what arrives
+                // meanwhile is read in one go once they are answered.
+                incoming = self.socket.recv(), if self.pipeline.is_idle() => self.on_burst(incoming).await,
                 // While catching up the queue waits: the store has its events.
                 Some(live) = self.subscription.events.recv(), if !self.catching_up => self.on_live(*live).await,
                 Ok(notice) = self.subscription.notices.recv() => {
@@ -262,6 +266,25 @@ impl<S: Store> Session<S> {
             };
             if let Err(end) = step {
                 return end;
+            }
+        }
+    }
+
+    /// A frame read, then every frame the socket already holds, up to the
+    /// pipeline's window: they join the same group commit. Then reading
+    /// waits until their answers are out (see `serve`), so a fast sender's
+    /// frames are read a commit's worth at a time, in few reads and
+    /// wake-ups, instead of one wake-up, read and queueing each.
+    async fn on_burst(&mut self, first: Option<Result<Message, axum::Error>>) -> Result<(), End> {
+        let mut incoming = first;
+        loop {
+            self.on_incoming(incoming).await?;
+            if self.pipeline.is_full() {
+                return Ok(());
+            }
+            match self.socket.recv().now_or_never() {
+                Some(next) => incoming = next,
+                None => return Ok(()),
             }
         }
     }
@@ -567,7 +590,10 @@ impl<S: Store> Session<S> {
     /// Ping a connection that has been quiet for a whole interval; drop it
     /// when it stays quiet for another.
     async fn on_tick(&mut self, interval: Duration) -> Result<(), End> {
-        if self.last_heard.elapsed() < interval {
+        // While sends wait for their commit the socket is not read (see
+        // `serve`): silence then says nothing about the peer, whose answer
+        // may be waiting unread behind a slow commit.
+        if self.last_heard.elapsed() < interval || !self.pipeline.is_idle() {
             return Ok(());
         }
         if self.awaiting_pong {

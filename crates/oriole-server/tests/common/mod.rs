@@ -124,6 +124,11 @@ impl TestApp {
             .expect("server task")
     }
 
+    /// The store's SQLite file.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self._data.path().join("oriole.db")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }
