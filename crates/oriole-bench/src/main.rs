@@ -17,7 +17,7 @@ use oriole_bench::ceiling::sqlite::InsertRate;
 use oriole_bench::chart::draw_p99_chart;
 use oriole_bench::process::{self, ServerProcess};
 use oriole_bench::report::{Ceilings, Machine, Report, ServerReport};
-use oriole_bench::workload::{self, Knobs};
+use oriole_bench::workload::{self, Knobs, RelayProbe};
 use oriole_bench::Protocol;
 
 /// The server under test runs on this core, the load generator on the other.
@@ -418,6 +418,8 @@ fn new_report(knobs: &Knobs, pinned: bool) -> Report {
 
 /// How long each ceiling measurement inserts, per batch size.
 const CEILING_SECS: f64 = 3.0;
+/// Seconds of each relay probe after an Oriole W1 rate.
+const RELAY_PROBE_SECS: f64 = 3.0;
 
 /// The SQLite batched-insert ceiling at 1, 10, 100 and 1000 rows per
 /// transaction, 3 s each, on `core` (the server's) when pinned.
@@ -438,6 +440,7 @@ async fn all(args: AllArgs, pinned: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(&common.out)
         .with_context(|| format!("creating {}", common.out.display()))?;
     let mut report = new_report(&knobs, pinned);
+    let mut relay_probe = None;
 
     if !args.no_ceilings {
         eprintln!("oriole-bench: SQLite insert ceiling");
@@ -450,8 +453,17 @@ async fn all(args: AllArgs, pinned: bool) -> anyhow::Result<()> {
         };
         report.ceilings.relay_w1 =
             Some(workload::w1::run(&Relay::new(&relay.url), &relay_knobs).await?);
-        relay.stop().await;
         write_outputs(&report, &common.out)?;
+        // Kept running, idle, for a probe after each of Oriole's W1 rates.
+        let probe = RelayProbe::connect(
+            &relay.url,
+            Some(relay.pid),
+            knobs.w1_pairs,
+            &knobs.prefix,
+            Duration::from_secs_f64(RELAY_PROBE_SECS),
+        )
+        .await?;
+        relay_probe = Some((relay, probe));
     }
 
     let mut variants = Vec::new();
@@ -481,10 +493,12 @@ async fn all(args: AllArgs, pinned: bool) -> anyhow::Result<()> {
             ..ServerReport::default()
         };
         // Oriole's W1 steps each have the ceiling measured right after
-        // them, on the same core, for a ratio from the same minute.
+        // them, on the same core, and then the relay at the same rate,
+        // for ratios from the same minute.
         let knobs = Knobs {
             ceiling_probe_secs: (!args.no_ceilings).then_some(CEILING_SECS),
             ceiling_core: core,
+            relay_probe: relay_probe.as_ref().map(|(_, probe)| probe.clone()),
             ..knobs.clone()
         };
         run_workloads(
@@ -499,6 +513,10 @@ async fn all(args: AllArgs, pinned: bool) -> anyhow::Result<()> {
         write_outputs(&report, &common.out)?;
     }
 
+    if let Some((relay, probe)) = relay_probe {
+        probe.close().await;
+        relay.stop().await;
+    }
     if !args.no_ceilings {
         // Again, right after Oriole: the report gives Oriole's ratio to
         // both, and says when the machine's speed moved between them.

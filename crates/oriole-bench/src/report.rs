@@ -236,7 +236,20 @@ impl Report {
             "- CPU per message on the server's core: 70% of the 1000-row ceiling is {target:.0} msg/s, which leaves {:.1} µs a message for everything; Oriole spends {oriole_us:.1} µs at {best:.0} msg/s",
             1e6 / target
         );
-        if let Some((rate, us)) = self
+        // The relay probed at Oriole's rate right after the step that
+        // decided it, when it was; else the relay's own search.
+        let same_minute = ours
+            .steps
+            .iter()
+            .rev()
+            .find(|st| st.held && st.offered_rate == best)
+            .and_then(|st| st.relay_after.as_ref()?.server_cpu_us_per_delivery);
+        if let Some(us) = same_minute {
+            line.push_str(&format!(
+                "; the bare relay {us:.1} µs at the same rate right after that step (Oriole {:.2}× the transport alone)",
+                oriole_us / us
+            ));
+        } else if let Some((rate, us)) = self
             .ceilings
             .relay_w1
             .as_ref()
@@ -391,23 +404,41 @@ impl Report {
                 w1.pairs
             ));
             let probed = w1.steps.iter().any(|s| s.ceiling_after.is_some());
+            let relayed = w1.steps.iter().any(|s| s.relay_after.is_some());
             md.push_str("| offered msg/s | delivered/s | server CPU µs/delivery | p50 ms | p99 ms | max ms | late | lost | dup | errors | held |");
-            md.push_str(if probed {
-                " SQLite 1000-row ceiling right after, rows/s |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |\n"
-            } else {
-                "\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
-            });
+            if probed {
+                md.push_str(" SQLite 1000-row ceiling right after, rows/s |");
+            }
+            if relayed {
+                md.push_str(" bare relay at this rate right after: CPU µs/msg, p99 ms |");
+            }
+            md.push_str(
+                "\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            );
+            md.push_str(&" ---: |".repeat(usize::from(probed) + usize::from(relayed)));
+            md.push('\n');
             for st in &w1.steps {
                 let t = &st.tally;
                 let cpu = st
                     .server_cpu_us_per_delivery
                     .map_or_else(|| "—".to_owned(), |c| format!("{c:.0}"));
-                let ceiling = match (probed, st.ceiling_after) {
-                    (false, _) => String::new(),
-                    (true, c) => format!(" {} |", num(c)),
-                };
+                let mut after = String::new();
+                if probed {
+                    after.push_str(&format!(" {} |", num(st.ceiling_after)));
+                }
+                if relayed {
+                    after.push_str(&match &st.relay_after {
+                        Some(r) => format!(
+                            " {}, {:.1} |",
+                            r.server_cpu_us_per_delivery
+                                .map_or_else(|| "—".to_owned(), |c| format!("{c:.1}")),
+                            r.tally.latency.p99_ms
+                        ),
+                        None => " — |".to_owned(),
+                    });
+                }
                 md.push_str(&format!(
-                    "| {:.0} | {:.0} | {cpu} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {} |{ceiling}\n",
+                    "| {:.0} | {:.0} | {cpu} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {} |{after}\n",
                     st.offered_rate,
                     st.delivered_per_sec,
                     t.latency.p50_ms,
@@ -623,6 +654,7 @@ mod tests {
             tally: crate::record::Tally::default(),
             server_cpu_us_per_delivery: None,
             ceiling_after,
+            relay_after: None,
         }
     }
 
@@ -697,6 +729,54 @@ mod tests {
         );
         assert!(
             md.contains("| 1000 | 100000 | 100 | 6.0 | 100000 | 8.0 |"),
+            "{md}"
+        );
+    }
+
+    /// With the relay probed after each of Oriole's rates, the budget
+    /// line takes the probe after the step that decided the rate held
+    /// (the second attempt at 50000), not the relay's own search, and the
+    /// steps table shows every probe.
+    #[test]
+    fn the_budget_takes_the_relay_probed_in_the_same_minute() {
+        let mut r = report(100_000.0, Some(100_000.0));
+        let probe = |us, p99_ms| {
+            let mut st = step(50_000.0, true, None);
+            st.server_cpu_us_per_delivery = Some(us);
+            st.tally.latency.p99_ms = p99_ms;
+            Some(Box::new(st))
+        };
+        let attempt = |held, oriole_us, relay| crate::workload::StepResult {
+            server_cpu_us_per_delivery: Some(oriole_us),
+            relay_after: relay,
+            ..step(50_000.0, held, Some(80_000.0))
+        };
+        let w1 = r.servers[0].w1.as_mut().expect("w1");
+        w1.warm_up_ceiling = Some(80_000.0);
+        w1.steps = vec![
+            attempt(false, 21.0, None),
+            attempt(true, 20.0, probe(12.5, 3.25)),
+        ];
+        r.ceilings.relay_w1 = Some(W1Result {
+            pairs: 50,
+            steps: vec![crate::workload::StepResult {
+                server_cpu_us_per_delivery: Some(7.5),
+                ..step(51_200.0, true, None)
+            }],
+            max_held_rate: Some(51_200.0),
+            warm_up_ceiling: None,
+        });
+        let md = r.to_markdown();
+        assert!(
+            md.contains(
+                "Oriole spends 20.0 µs at 50000 msg/s; the bare relay 12.5 µs at the same rate \
+                 right after that step (Oriole 1.60× the transport alone)"
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("its held step nearest"), "{md}");
+        assert!(
+            md.contains("| no | 80000 | — |\n") && md.contains("| yes | 80000 | 12.5, 3.2 |\n"),
             "{md}"
         );
     }

@@ -11,7 +11,8 @@ use oriole_bench::adapter::relay::Relay;
 use oriole_bench::adapter::{ConnectMode, Target};
 use oriole_bench::record::{Recorder, RunClock};
 use oriole_bench::workload::{
-    self, close_all, connect_many, register_many, run_step, CeilingProbe, Knobs, StepSpec,
+    self, close_all, connect_many, register_many, run_step, CeilingProbe, Knobs, RelayProbe,
+    StepSpec,
 };
 use oriole_server::{launch_with_listener, Settings};
 use oriole_store_sqlite::{SqliteOptions, SqliteStore};
@@ -171,5 +172,31 @@ async fn bare_relay_delivers_exactly_once() {
     assert!(step.tally.exactly_once());
     close_all(sending).await;
     close_all(receiving).await;
+
+    // The probe `all` runs after each of Oriole's W1 rates: connected
+    // once, then a step per rate on the same connections, its CPU read
+    // from the relay's process (here this one).
+    let probe = RelayProbe::connect(
+        &url,
+        Some(std::process::id()),
+        2,
+        "probe",
+        Duration::from_secs(1),
+    )
+    .await
+    .expect("probe connects");
+    for rate in [100.0, 300.0] {
+        let step = probe
+            .measure(rate, &spec(1.0, 60.0))
+            .await
+            .expect("probe ran");
+        assert_eq!(step.offered_rate, rate);
+        assert_eq!(step.seconds, 1.0, "the probe's own length");
+        assert_eq!(step.tally.sent, rate as u64, "{:?}", step.tally);
+        assert_eq!(step.tally.delivered, rate as u64, "{:?}", step.tally);
+        assert!(step.tally.exactly_once(), "{:?}", step.tally);
+        assert!(step.server_cpu_us_per_delivery.is_some(), "{step:?}");
+    }
+    probe.close().await;
     relay.abort();
 }

@@ -3,6 +3,7 @@
 //! to the highest rate that holds, W2 store-and-forward drain, W3 group
 //! fan-out, W4 login storm. Each is bounded in count and time.
 
+pub mod relay_probe;
 pub mod search;
 pub mod w0;
 pub mod w1;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::adapter::{Account, ConnectMode, Inbox, Protocol, Session, Target};
 use crate::record::{Recorder, Tally};
 use crate::schedule::{send_open_loop, Timetable};
+pub use relay_probe::RelayProbe;
 
 /// Every benchmark account has this password.
 pub const PASSWORD: &str = "bench-password-1";
@@ -71,6 +73,10 @@ pub struct Knobs {
     /// The core those measurements run on (the server's).
     #[serde(default)]
     pub ceiling_core: Option<usize>,
+    /// After every W1 rate, the bare relay at the same rate (see
+    /// [`RelayProbe`]); none when not set.
+    #[serde(skip)]
+    pub relay_probe: Option<RelayProbe>,
 }
 
 impl Knobs {
@@ -143,6 +149,7 @@ impl Default for Knobs {
             server_pid: None,
             ceiling_probe_secs: None,
             ceiling_core: None,
+            relay_probe: None,
         }
     }
 }
@@ -167,6 +174,10 @@ pub struct StepResult {
     /// step, when the workload probes it (see [`CeilingProbe`]).
     #[serde(default)]
     pub ceiling_after: Option<f64>,
+    /// The bare relay at this step's rate, right after it (after the
+    /// ceiling's probe), when the workload probes it (see [`RelayProbe`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_after: Option<Box<StepResult>>,
 }
 
 /// Register `n` accounts named `{base}{i}`, a few at a time, in order.
@@ -321,6 +332,7 @@ pub async fn run_step<S: Session>(
         tally,
         server_cpu_us_per_delivery,
         ceiling_after,
+        relay_after: None,
     })
 }
 

@@ -100,7 +100,7 @@ pub async fn run<P: Protocol>(proto: &P, k: &Knobs) -> anyhow::Result<W1Result> 
     );
     let mut steps = Vec::new();
     while let Some(rate) = search.next_rate() {
-        let attempts = run_confirmed_step(
+        let mut attempts = run_confirmed_step(
             &mut sending,
             &targets,
             &recorder,
@@ -121,6 +121,21 @@ pub async fn run<P: Protocol>(proto: &P, k: &Knobs) -> anyhow::Result<W1Result> 
                 step.tally.send_errors,
                 if step.held { "held" } else { "failed" }
             );
+        }
+        // The relay at the same rate, after the attempt that decided it:
+        // the transport's cost in the same minute as the server's.
+        if let (Some(relay), Some(last)) = (&k.relay_probe, attempts.last_mut()) {
+            if let Some(pid) = k.server_pid {
+                crate::process::settle(pid, Duration::from_secs(30)).await;
+            }
+            let step = relay.measure(rate, &spec(rate, k.w1_step_secs)).await?;
+            eprintln!(
+                "oriole-bench: ws-relay right after, {rate:.0} msg/s: p99 {:.1} ms, CPU {} µs/msg",
+                step.tally.latency.p99_ms,
+                step.server_cpu_us_per_delivery
+                    .map_or_else(|| "—".to_owned(), |c| format!("{c:.1}"))
+            );
+            last.relay_after = Some(Box::new(step));
         }
         search.record(rate, attempts.last().is_some_and(|s| s.held));
         steps.extend(attempts);
