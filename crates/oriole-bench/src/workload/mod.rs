@@ -19,7 +19,7 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::adapter::{Account, ConnectMode, Inbox, Protocol, Session, Target};
-use crate::record::{Recorder, Tally};
+use crate::record::{Recorder, RunClock, Tally};
 use crate::schedule::{send_open_loop, Timetable};
 pub use relay_probe::RelayProbe;
 
@@ -220,6 +220,48 @@ pub async fn connect_many<P: Protocol>(
         .buffered(SETUP_CONCURRENCY)
         .try_collect()
         .await
+}
+
+/// W1's shape: `pairs` senders and as many receivers, all connected,
+/// sender `i` writing to receiver `i`, every receipt into one recorder.
+pub struct Pairs<S> {
+    pub sending: Vec<S>,
+    pub receiving: Vec<S>,
+    /// `targets[i]` is receiver `i`.
+    pub targets: Vec<Target>,
+    pub recorder: Arc<Recorder>,
+}
+
+/// Register and connect [`Pairs`]: senders `{base}s{i}`, receivers
+/// `{base}r{i}`, numbered for the recorder from 0 (receivers) and from
+/// `pairs` (senders).
+pub async fn connect_pairs<P: Protocol>(
+    proto: &P,
+    base: &str,
+    pairs: usize,
+) -> anyhow::Result<Pairs<P::Session>> {
+    let senders = register_many(proto, &format!("{base}s"), pairs).await?;
+    let receivers = register_many(proto, &format!("{base}r"), pairs).await?;
+    let recorder = Arc::new(Recorder::new(RunClock::new()));
+    let receiving = connect_many(proto, &receivers, ConnectMode::default(), &recorder, 0).await?;
+    let sending = connect_many(
+        proto,
+        &senders,
+        ConnectMode::default(),
+        &recorder,
+        pairs as u32,
+    )
+    .await?;
+    let targets = receivers
+        .iter()
+        .map(|r| Target::Direct(r.name.clone()))
+        .collect();
+    Ok(Pairs {
+        sending,
+        receiving,
+        targets,
+        recorder,
+    })
 }
 
 pub async fn close_all<S: Session>(sessions: Vec<S>) {

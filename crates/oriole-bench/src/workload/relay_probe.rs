@@ -10,27 +10,18 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
-use super::{close_all, connect_many, register_many, run_step, StepResult, StepSpec};
+use super::{close_all, connect_pairs, run_step, Pairs, StepResult, StepSpec};
 use crate::adapter::relay::{Relay, RelaySession};
-use crate::adapter::{ConnectMode, Target};
-use crate::record::{Recorder, RunClock};
 
 /// Connected relay pairs, kept open across a server's W1 steps. Cheap to
 /// clone: clones share the connections.
 #[derive(Clone)]
 pub struct RelayProbe {
-    rig: Arc<Mutex<Rig>>,
+    rig: Arc<Mutex<Pairs<RelaySession>>>,
     /// The relay's process, for its CPU time; none for an in-process relay.
     pid: Option<u32>,
     /// How long each probe offers load.
     each: Duration,
-}
-
-struct Rig {
-    senders: Vec<RelaySession>,
-    receivers: Vec<RelaySession>,
-    targets: Vec<Target>,
-    recorder: Arc<Recorder>,
 }
 
 impl std::fmt::Debug for RelayProbe {
@@ -52,32 +43,9 @@ impl RelayProbe {
         prefix: &str,
         each: Duration,
     ) -> anyhow::Result<RelayProbe> {
-        let proto = Relay::new(url);
-        let pairs = pairs.max(1);
-        let senders = register_many(&proto, &format!("{prefix}rps"), pairs).await?;
-        let receivers = register_many(&proto, &format!("{prefix}rpr"), pairs).await?;
-        let recorder = Arc::new(Recorder::new(RunClock::new()));
-        let receiving =
-            connect_many(&proto, &receivers, ConnectMode::default(), &recorder, 0).await?;
-        let sending = connect_many(
-            &proto,
-            &senders,
-            ConnectMode::default(),
-            &recorder,
-            pairs as u32,
-        )
-        .await?;
-        let targets = receivers
-            .iter()
-            .map(|r| Target::Direct(r.name.clone()))
-            .collect();
+        let pairs = connect_pairs(&Relay::new(url), &format!("{prefix}rp"), pairs.max(1)).await?;
         Ok(RelayProbe {
-            rig: Arc::new(Mutex::new(Rig {
-                senders: sending,
-                receivers: receiving,
-                targets,
-                recorder,
-            })),
+            rig: Arc::new(Mutex::new(pairs)),
             pid,
             each,
         })
@@ -88,8 +56,8 @@ impl RelayProbe {
     /// delivery (with the relay's PID), p99 and whether it held.
     pub async fn measure(&self, rate: f64, like: &StepSpec) -> anyhow::Result<StepResult> {
         let mut rig = self.rig.lock().await;
-        let Rig {
-            senders,
+        let Pairs {
+            sending,
             targets,
             recorder,
             ..
@@ -103,13 +71,13 @@ impl RelayProbe {
             ceiling_probe: None,
             ..*like
         };
-        run_step(senders, targets, recorder, spec).await
+        run_step(sending, targets, recorder, spec).await
     }
 
     /// Close the connections (every clone's: call it once, at the end).
     pub async fn close(&self) {
         let mut rig = self.rig.lock().await;
-        close_all(std::mem::take(&mut rig.senders)).await;
-        close_all(std::mem::take(&mut rig.receivers)).await;
+        close_all(std::mem::take(&mut rig.sending)).await;
+        close_all(std::mem::take(&mut rig.receiving)).await;
     }
 }

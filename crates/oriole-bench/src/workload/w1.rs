@@ -1,18 +1,16 @@
 //! W1: 1:1 messages between online users (persisted by the server), the
 //! offered rate stepped up until p99 passes the limit or anything is lost.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::search::RateSearch;
 use super::{
-    close_all, connect_many, register_many, run_confirmed_step, run_step, Knobs, StepResult,
-    StepSpec, WARM_UP_SECS,
+    close_all, connect_pairs, run_confirmed_step, run_step, Knobs, Pairs, StepResult, StepSpec,
+    WARM_UP_SECS,
 };
-use crate::adapter::{ConnectMode, Protocol, Target};
-use crate::record::{Recorder, RunClock};
+use crate::adapter::Protocol;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct W1Result {
@@ -54,22 +52,12 @@ impl W1Result {
 
 pub async fn run<P: Protocol>(proto: &P, k: &Knobs) -> anyhow::Result<W1Result> {
     let pairs = k.w1_pairs.max(1);
-    let senders = register_many(proto, &format!("{}w1s", k.prefix), pairs).await?;
-    let receivers = register_many(proto, &format!("{}w1r", k.prefix), pairs).await?;
-    let recorder = Arc::new(Recorder::new(RunClock::new()));
-    let receiving = connect_many(proto, &receivers, ConnectMode::default(), &recorder, 0).await?;
-    let mut sending = connect_many(
-        proto,
-        &senders,
-        ConnectMode::default(),
-        &recorder,
-        pairs as u32,
-    )
-    .await?;
-    let targets: Vec<Target> = receivers
-        .iter()
-        .map(|r| Target::Direct(r.name.clone()))
-        .collect();
+    let Pairs {
+        mut sending,
+        receiving,
+        targets,
+        recorder,
+    } = connect_pairs(proto, &format!("{}w1", k.prefix), pairs).await?;
 
     let spec = |rate: f64, seconds: f64| StepSpec {
         rate,
